@@ -1,0 +1,97 @@
+"""The one console command, `leadscore`, and its subcommands.
+
+Each subcommand is a thin function: parse arguments, load the config, call the library, print.
+User errors (LeadscoreError) become one line on stderr and exit code 1; argparse's own usage
+errors exit 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from features.errors import LeadscoreError
+from leadscore.settings import default_config
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from features.tables import check_folder
+
+    problems, data = check_folder(args.data)
+    if problems:
+        print(f"{args.data}: {len(problems)} problems", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    assert data is not None
+    print(
+        f"{args.data}: OK — {data.leads.height:,} leads, {data.events.height:,} events, "
+        f"{data.stages.height:,} stage changes, attributes: {', '.join(data.attribute_columns)}"
+    )
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from leadscore.settings import load_config
+    from leadscore.simulate import SimulationConfig, run_simulation
+
+    config = load_config(args.config, SimulationConfig)
+    run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed)
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadscore",
+        description="Lead scoring: simulate or validate lead data, build point-in-time "
+        "features, train and promote models, serve scores, rescore the nurture pool.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser(
+        "simulate",
+        help="write a simulated funnel (leads, events, stages, truth) to a data folder",
+        description="Simulate the sales funnel the product comes from: ~10,000 leads a month, "
+        "behaviour driven by a latent readiness to buy, MQL→SQL→WON/LOST stages, a large "
+        "nurture pool, and a `truth` table with each lead's true conversion probability.",
+    )
+    sim.add_argument("--out", required=True, help="data folder to write (created if missing)")
+    sim.add_argument("--months", type=int, default=24, help="months of leads (default 24)")
+    sim.add_argument(
+        "--leads-per-month", type=int, default=10_000, help="new leads a month (default 10000)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
+    sim.set_defaults(handler=_simulate)
+
+    val = commands.add_parser(
+        "validate",
+        help="check a data folder against the lead-data contract",
+        description="List every contract problem (table, column, rows, examples); exit 1 if "
+        "there are any, 0 when the folder is clean.",
+    )
+    val.add_argument("data", help="data folder holding leads, events and stages")
+    val.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except LeadscoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

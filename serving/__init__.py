@@ -1,0 +1,1 @@
+"""Third floor: the BentoML scoring service, routing policy and batch rescoring."""

@@ -1,0 +1,1 @@
+"""Second floor: LightGBM conversion and deal-velocity models, evaluation, tuning, MLflow."""
