@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from features import contract as c
-from features.errors import DataError
+from features.errors import DataError, LeadscoreError
 
 UTC_US = pl.Datetime("us", "UTC")
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
@@ -266,3 +266,29 @@ def _check_relations(data: LeadData) -> list[str]:
             f"e.g. {_examples(early)}"
         )
     return problems
+
+
+def parse_moment(text: str) -> datetime:
+    """One timestamp given by a user (e.g. --as-of), read exactly as table timestamps are."""
+    parsed = pl.DataFrame({"t": [text]}).select(parse_utc("t"))["t"][0]
+    if parsed is None:
+        raise LeadscoreError(f"{text!r} is not a timestamp (expected ISO 8601, e.g. 2026-03-01)")
+    return parsed
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write Parquet or CSV (by suffix) through a temporary file renamed at the end.
+
+    A run killed mid-way leaves no file that looks complete.
+    """
+    path = Path(path)
+    if path.suffix not in (".parquet", ".csv"):
+        raise LeadscoreError(f"{path}: output must end in .parquet or .csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    if path.suffix == ".parquet":
+        frame.write_parquet(partial)
+    else:
+        frame.write_csv(partial)
+    partial.replace(path)
+    return path

@@ -44,6 +44,29 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from features.config import FeatureConfig
+    from features.spec import FeatureSpec
+    from features.tables import load_data, parse_moment, write_frame
+    from features.vectors import block_frame, open_leads, table_features, to_ms
+    from leadscore.settings import load_config
+
+    config = load_config(args.config, FeatureConfig)
+    as_of = parse_moment(args.as_of)
+    data = load_data(args.data)
+    spec = FeatureSpec.fit(config, data.leads)
+    lead_ids = open_leads(data, as_of)
+    block = table_features(data, spec, lead_ids, np.full(len(lead_ids), to_ms(as_of)))
+    path = write_frame(block_frame(spec, block), args.out)
+    print(
+        f"{path}: {len(lead_ids):,} open leads × {len(spec.feature_names)} features "
+        f"as of {as_of.isoformat()} (spec {spec.hash})"
+    )
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadscore",
@@ -67,6 +90,18 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
     sim.set_defaults(handler=_simulate)
+
+    feat = commands.add_parser(
+        "features",
+        help="write point-in-time feature vectors of the open leads at a moment",
+        description="One row per lead created before --as-of that is not WON or LOST then, "
+        "lead_id first; only events strictly before --as-of are used.",
+    )
+    feat.add_argument("--data", required=True, help="data folder")
+    feat.add_argument("--as-of", required=True, help="UTC moment, ISO 8601 (e.g. 2026-03-01)")
+    feat.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    feat.add_argument("--config", default=default_config("features"), help="feature config")
+    feat.set_defaults(handler=_features)
 
     val = commands.add_parser(
         "validate",

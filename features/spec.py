@@ -1,0 +1,162 @@
+"""The feature spec: the one list of features, their types and (once fitted) category lists.
+
+A model records the spec it was trained with (`to_dict`, `hash`); whoever loads the model
+rebuilds exactly its input with `FeatureSpec.from_dict(...)`. Categories are encoded by the
+spec's own lists, so a category order that differs between training and serving cannot shift
+codes, and an unseen (or too rare) category becomes missing — never a new code, and plain
+strings never reach LightGBM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from features import contract as c
+from features.config import FeatureConfig
+
+SPEC_FORMAT = 1
+
+
+def behaviour_names(config: FeatureConfig) -> list[str]:
+    """Names of the event-derived features, in matrix order (`<event>_<agg>_<window>`)."""
+    names: list[str] = []
+    for event in (*config.event_types, c.OTHER_EVENT):
+        names += [f"{event}_count_{w}d" for w in config.windows_days]
+        names += [f"{event}_count_all", f"{event}_days_since_last", f"{event}_days_since_first"]
+    names += [f"any_count_{w}d" for w in config.windows_days]
+    names += [
+        "any_count_all",
+        "any_days_since_last",
+        "any_active_days_all",
+        f"any_trend_{config.trend_recent_days}d_vs_{config.trend_baseline_days}d",
+        "lead_age_days",
+        "webinar_registered_flag_all",
+        "webinar_attended_flag_all",
+        "unsubscribe_flag_all",
+    ]
+    return names
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Feature config plus what was learned from training data: attribute kinds, categories."""
+
+    config: FeatureConfig
+    categories: dict[str, tuple[str, ...]]
+    numeric: tuple[str, ...]
+    _lookup: dict[str, dict[str, int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lookup = {
+            name: {v: i for i, v in enumerate(cats)} for name, cats in self.categories.items()
+        }
+        object.__setattr__(self, "_lookup", lookup)
+
+    @classmethod
+    def fit(cls, config: FeatureConfig, leads: pl.DataFrame) -> FeatureSpec:
+        """Learn attribute kinds and category lists (most frequent first) from training leads."""
+        categorical, numeric = static_columns(config, leads)
+        categories: dict[str, tuple[str, ...]] = {}
+        for name in categorical:
+            counts = (
+                leads[name]
+                .cast(pl.String)
+                .drop_nulls()
+                .value_counts(sort=True, name="n")
+                .filter(pl.col("n") >= config.min_category_count)
+                .sort(["n", name], descending=[True, False])
+            )
+            categories[name] = tuple(counts[name].to_list())
+        return cls(config, categories, tuple(numeric))
+
+    @cached_property
+    def behaviour_names(self) -> list[str]:
+        return behaviour_names(self.config)
+
+    @cached_property
+    def static_names(self) -> list[str]:
+        return [*self.categories, *self.numeric]
+
+    @cached_property
+    def feature_names(self) -> list[str]:
+        return [*self.behaviour_names, *self.static_names]
+
+    @cached_property
+    def categorical_indices(self) -> list[int]:
+        start = len(self.behaviour_names)
+        return list(range(start, start + len(self.categories)))
+
+    def encode_static(self, static: Mapping[str, Sequence[Any]], rows: int) -> np.ndarray:
+        """Raw static values (strings, numbers, None) to float columns; missing → NaN."""
+        out = np.full((rows, len(self.static_names)), np.nan)
+        for j, name in enumerate(self.categories):
+            if name in static:
+                lookup = self._lookup[name]
+                out[:, j] = [lookup.get(_text(v), math.nan) for v in static[name]]
+        for j, name in enumerate(self.numeric, start=len(self.categories)):
+            if name in static:
+                out[:, j] = [_number(v) for v in static[name]]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": SPEC_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "numeric": list(self.numeric),
+            "feature_names": self.feature_names,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSpec:
+        config = FeatureConfig.model_validate(raw["config"])
+        categories = {k: tuple(v) for k, v in raw["categories"].items()}
+        return cls(config, categories, tuple(raw["numeric"]))
+
+    @cached_property
+    def hash(self) -> str:
+        """Short content hash: two models with the same hash read the same input."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def static_columns(config: FeatureConfig, leads: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) static feature columns of a leads table, in table order."""
+    categorical = [c.SOURCE] + ([c.PARTNER_ID] if c.PARTNER_ID in leads.columns else [])
+    numeric: list[str] = []
+    for name in leads.columns:
+        if name in c.LEAD_NOT_ATTRIBUTES or name in config.exclude_attributes:
+            continue
+        wanted = config.categorical_attributes
+        is_text = leads[name].dtype == pl.String
+        if (wanted is None and is_text) or (wanted is not None and name in wanted):
+            categorical.append(name)
+        elif not is_text:
+            numeric.append(name)
+    return categorical, numeric
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: Any) -> float:
+    if value is None or isinstance(value, bool):
+        return math.nan if value is None else float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,170 @@
+"""Feature vectors for (lead, as_of) rows: from a data folder, or from leads in a request.
+
+Both entry points turn their input into the same arrays (lead row, event type code, epoch ms)
+and call `behaviour_matrix` — one code path; only the unpacking differs. A `FeatureBlock`
+keeps static attributes raw (strings stay strings) so that `leadscore features` writes
+readable values; `to_matrix` encodes them with a fitted spec into what LightGBM reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from features import contract as c
+from features.behaviour import EventIndex, behaviour_matrix, event_type_codes
+from features.errors import LeadscoreError
+from features.spec import FeatureSpec
+from features.tables import LeadData
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """One lead as a caller holds it: identity, static attributes and its event history."""
+
+    lead_id: str
+    created_at: datetime
+    source: str
+    partner_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    events: Sequence[tuple[datetime, str]] = ()
+
+
+@dataclass(frozen=True)
+class FeatureBlock:
+    """Features of rows: behaviour as floats, static attributes as raw values."""
+
+    lead_ids: list[str]
+    as_of_ms: np.ndarray
+    behaviour: np.ndarray
+    static: dict[str, list[Any]]
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MS
+
+
+def to_matrix(spec: FeatureSpec, block: FeatureBlock) -> np.ndarray:
+    """The model input: behaviour columns, then static columns encoded by the spec."""
+    static = spec.encode_static(block.static, len(block.lead_ids))
+    return np.hstack([block.behaviour, static])
+
+
+def table_features(
+    data: LeadData, spec: FeatureSpec, lead_ids: Sequence[str], as_of_ms: np.ndarray
+) -> FeatureBlock:
+    """Features of rows (lead_ids[i], as_of_ms[i]) from a data folder's tables."""
+    leads = data.leads.with_row_index("_row")
+    wanted = pl.DataFrame({c.LEAD_ID: list(lead_ids)}, schema={c.LEAD_ID: pl.String})
+    rows = wanted.join(leads, on=c.LEAD_ID, how="left", maintain_order="left")
+    unknown = rows.filter(pl.col("_row").is_null())[c.LEAD_ID]
+    if len(unknown):
+        raise LeadscoreError(
+            f"leads.lead_id: {len(unknown)} requested ids not in leads, "
+            f"e.g. {unknown.head(3).to_list()}"
+        )
+    codes = event_type_codes(spec.config)
+    events = data.events.join(leads.select(c.LEAD_ID, "_row"), on=c.LEAD_ID).select(
+        pl.col("_row").cast(pl.Int64),
+        pl.col(c.EVENT_TYPE).replace_strict(
+            codes, default=codes[c.OTHER_EVENT], return_dtype=pl.Int64
+        ),
+        pl.col(c.TS).dt.epoch("ms"),
+    )
+    index = EventIndex.build(
+        events["_row"].to_numpy(),
+        events[c.EVENT_TYPE].to_numpy(),
+        events[c.TS].to_numpy(),
+        len(codes),
+    )
+    lead_rows = rows["_row"].cast(pl.Int64).to_numpy()
+    created = rows[c.CREATED_AT].dt.epoch("ms").to_numpy()
+    as_of_ms = np.asarray(as_of_ms, dtype=np.int64)
+    behaviour = np.vstack(
+        [
+            behaviour_matrix(
+                index,
+                lead_rows[s : s + CHUNK_ROWS],
+                as_of_ms[s : s + CHUNK_ROWS],
+                created[s : s + CHUNK_ROWS],
+                spec.config,
+            )
+            for s in range(0, max(len(lead_rows), 1), CHUNK_ROWS)
+        ]
+    )
+    static = {
+        name: rows[name].to_list() if name in rows.columns else [None] * rows.height
+        for name in spec.static_names
+    }
+    return FeatureBlock(list(lead_ids), as_of_ms, behaviour, static)
+
+
+def record_features(
+    spec: FeatureSpec, leads: Sequence[LeadRecord], as_of: Sequence[datetime]
+) -> FeatureBlock:
+    """Features of leads that arrive with their own events (the endpoint, one or a batch)."""
+    codes = event_type_codes(spec.config)
+    other = codes[c.OTHER_EVENT]
+    lead_rows = [i for i, lead in enumerate(leads) for _ in lead.events]
+    type_codes = [codes.get(kind, other) for lead in leads for _, kind in lead.events]
+    ts_ms = [to_ms(ts) for lead in leads for ts, _ in lead.events]
+    index = EventIndex.build(
+        np.array(lead_rows, dtype=np.int64),
+        np.array(type_codes, dtype=np.int64),
+        np.array(ts_ms, dtype=np.int64),
+        len(codes),
+    )
+    as_of_ms = np.array([to_ms(t) for t in as_of], dtype=np.int64)
+    created = np.array([to_ms(lead.created_at) for lead in leads], dtype=np.int64)
+    behaviour = behaviour_matrix(index, np.arange(len(leads)), as_of_ms, created, spec.config)
+    static = {name: [_static_value(lead, name) for lead in leads] for name in spec.static_names}
+    return FeatureBlock([lead.lead_id for lead in leads], as_of_ms, behaviour, static)
+
+
+def _static_value(lead: LeadRecord, name: str) -> Any:
+    if name == c.SOURCE:
+        return lead.source
+    if name == c.PARTNER_ID:
+        return lead.partner_id
+    return lead.attributes.get(name)
+
+
+def open_leads(data: LeadData, as_of: datetime) -> list[str]:
+    """Leads created before `as_of` that are not WON or LOST at `as_of` (their last stage)."""
+    moment = pl.lit(as_of).cast(pl.Datetime("us", "UTC"))
+    created = data.leads.filter(pl.col(c.CREATED_AT) < moment).select(c.LEAD_ID)
+    latest = (
+        data.stages.filter(pl.col(c.TS) < moment)
+        .sort(c.TS)
+        .group_by(c.LEAD_ID)
+        .agg(pl.col(c.STAGE).last())
+    )
+    closed = latest.filter(pl.col(c.STAGE).is_in(c.CLOSED_STAGES)).select(c.LEAD_ID)
+    return created.join(closed, on=c.LEAD_ID, how="anti")[c.LEAD_ID].to_list()
+
+
+def block_frame(spec: FeatureSpec, block: FeatureBlock) -> pl.DataFrame:
+    """The readable frame `leadscore features` writes: lead_id, as_of, features."""
+    columns: dict[str, Any] = {
+        c.LEAD_ID: block.lead_ids,
+        "as_of": pl.Series(block.as_of_ms, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")),
+    }
+    for j, name in enumerate(spec.behaviour_names):
+        columns[name] = block.behaviour[:, j]
+    for name in spec.categories:
+        columns[name] = pl.Series(name, block.static[name], dtype=pl.String, strict=False)
+    for name in spec.numeric:
+        columns[name] = pl.Series(name, block.static[name], dtype=pl.Float64, strict=False)
+    return pl.DataFrame(columns)
