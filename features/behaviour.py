@@ -84,8 +84,10 @@ def behaviour_matrix(
 
     windows = {w: count_since(w) for w in config.windows_days}
     has = count_all > 0
-    last_rel = index.type_keys[np.maximum(end - 1, 0)] % index.span
-    first_rel = index.type_keys[np.minimum(start, len(index.type_keys) - 1)] % index.span
+    # With no events at all there is nothing to look up (has is False everywhere).
+    keys = index.type_keys if len(index.type_keys) else np.zeros(1, dtype=np.int64)
+    last_rel = keys[np.maximum(end - 1, 0)] % index.span
+    first_rel = keys[np.minimum(start, len(keys) - 1)] % index.span
     rel_as_of = (as_of - index.t0).astype(np.float64)
     since_last = np.where(has, (rel_as_of - last_rel) / DAY_MS, np.nan)
     since_first = np.where(has, (rel_as_of - first_rel) / DAY_MS, np.nan)
@@ -105,8 +107,8 @@ def behaviour_matrix(
     active_days = np.searchsorted(
         index.day_keys, lead_base + index.rel(as_of_ms)
     ) - np.searchsorted(index.day_keys, lead_base)
-    with np.errstate(all="ignore"):
-        any_since_last = np.where(has.any(axis=1), np.nanmin(since_last, axis=1), np.nan)
+    any_since_last = np.where(has, since_last, np.inf).min(axis=1)
+    any_since_last[np.isinf(any_since_last)] = np.nan
     type_pos = event_type_codes(config)
     extra = np.column_stack(
         [
@@ -121,7 +123,7 @@ def behaviour_matrix(
             count_all[:, type_pos["unsubscribe"]] > 0,
         ]
     ).astype(np.float64)
-    return np.hstack([per_type.reshape(n_rows, -1), extra])
+    return np.hstack([per_type.reshape(n_rows, n_types * per_type.shape[2]), extra])
 
 
 def event_type_codes(config: FeatureConfig) -> dict[str, int]:

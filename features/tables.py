@@ -151,7 +151,7 @@ def _timestamp(frame: pl.DataFrame, col: str, table: str, problems: list[str]) -
     elif raw.dtype == pl.Date:
         parsed = raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     else:
-        raw = raw.cast(pl.String)
+        raw = raw.cast(pl.String).str.strip_chars().replace("", None)  # blank is empty
         parsed = frame.select(raw.alias(col)).select(parse_utc(col)).to_series()
     bad = parsed.is_null() & raw.is_not_null()
     if bad.any():
@@ -170,16 +170,20 @@ def _timestamp(frame: pl.DataFrame, col: str, table: str, problems: list[str]) -
 def _number(frame: pl.DataFrame, col: str, table: str, problems: list[str]) -> pl.Series:
     raw = frame[col]
     if raw.dtype.is_numeric():
-        return raw.cast(pl.Float64)
-    text = raw.cast(pl.String).str.strip_chars().replace("", None)
-    parsed = text.cast(pl.Float64, strict=False)
-    bad = parsed.is_null() & text.is_not_null()
+        text = raw
+        parsed = raw.cast(pl.Float64)
+    else:
+        text = raw.cast(pl.String).str.strip_chars().replace("", None)
+        parsed = text.cast(pl.Float64, strict=False)
+    # NaN and infinities ("nan", "inf", "1e400") are not amounts: report them, keep them null.
+    bad = parsed.is_finite().fill_null(False).not_() & text.is_not_null()
     if bad.any():
         rows = bad.arg_true()
         problems.append(
             f"{table}.{col}: {len(rows)} rows not a number, first row {rows[0] + 1}: "
-            f"{text[rows[0]]!r}"
+            f"{str(text[rows[0]])!r}"
         )
+        parsed = parsed.zip_with(bad.not_(), pl.Series([None], dtype=pl.Float64))
     return parsed.alias(col)
 
 
@@ -207,7 +211,7 @@ def _examples(ids: pl.Series) -> str:
 def _check_relations(data: LeadData) -> list[str]:
     """Rules that span rows or tables: unique ids, known leads, a sane stage history."""
     problems: list[str] = []
-    ids = data.leads[c.LEAD_ID]
+    ids = data.leads[c.LEAD_ID].drop_nulls()  # empty ids are reported once, as empty
     dupes = ids.filter(ids.is_duplicated()).unique(maintain_order=True)
     if len(dupes):
         problems.append(f"leads.lead_id: {len(dupes)} duplicates, e.g. {_examples(dupes)}")
@@ -215,6 +219,7 @@ def _check_relations(data: LeadData) -> list[str]:
     for name, frame in ((c.EVENTS, data.events), (c.STAGES, data.stages)):
         orphans = (
             frame.select(c.LEAD_ID)
+            .drop_nulls()
             .unique(maintain_order=True)
             .join(known, on=c.LEAD_ID, how="anti")[c.LEAD_ID]
         )

@@ -158,7 +158,7 @@ def open_leads(data: LeadData, as_of: datetime) -> list[str]:
 def block_frame(spec: FeatureSpec, block: FeatureBlock) -> pl.DataFrame:
     """The readable frame `leadscore features` writes: lead_id, as_of, features."""
     columns: dict[str, Any] = {
-        c.LEAD_ID: block.lead_ids,
+        c.LEAD_ID: pl.Series(block.lead_ids, dtype=pl.String),  # typed even when empty
         "as_of": pl.Series(block.as_of_ms, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")),
     }
     for j, name in enumerate(spec.behaviour_names):

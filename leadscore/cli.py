@@ -67,6 +67,68 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from features.config import FeatureConfig
+    from features.tables import load_data
+    from leadscore.progress import steps
+    from leadscore.settings import load_config
+    from training.config import TrainConfig
+    from training.registry import run_url
+    from training.train import train
+
+    features = load_config(args.features_config, FeatureConfig)
+    config = load_config(args.config, TrainConfig)
+    if args.seed is not None:
+        config = config.model_copy(update={"seed": args.seed})
+    with steps("train") as step:
+        step("validate data")
+        data = load_data(args.data)
+        result = train(data, Path(args.data), features, config, step)
+    print(f"trained: {run_url(result.run_id)}")
+    for reg in (result.conversion, result.velocity):
+        if reg is not None:
+            print(f"  registered {reg.name} version {reg.version} as {', '.join(reg.aliases)}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print_metrics(result.metrics)
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from features.config import FeatureConfig
+    from features.tables import load_data
+    from leadscore.settings import load_config
+    from training.config import TrainConfig
+    from training.promote import promote
+    from training.registry import run_url
+
+    features = load_config(args.features_config, FeatureConfig)
+    config = load_config(args.config, TrainConfig)
+    decision = promote(load_data(args.data), features, config, force=args.force)
+    names = list(decision.table)
+    print(f"{'metric':<20}" + "".join(f"{n:>18}" for n in names))
+    for metric in next(iter(decision.table.values())):
+        print(f"{metric:<20}" + "".join(f"{decision.table[n][metric]:>18.4f}" for n in names))
+    verdict = "promoted" if decision.promoted else "kept champion"
+    print(f"{verdict}: {decision.reason} — recorded in {run_url(decision.run_id)}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from training.promote import rollback
+
+    current, previous = rollback()
+    print(f"lead-conversion@champion: v{current} → v{previous} (deal-velocity follows its run)")
+    return 0
+
+
+def print_metrics(metrics: dict[str, float]) -> None:
+    """Metrics as an aligned two-column table."""
+    width = max(len(k) for k in metrics)
+    for name, value in metrics.items():
+        print(f"  {name:<{width}}  {value:.4f}")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadscore",
@@ -102,6 +164,35 @@ def _build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--out", required=True, help="output file, .parquet or .csv")
     feat.add_argument("--config", default=default_config("features"), help="feature config")
     feat.set_defaults(handler=_features)
+
+    tr = commands.add_parser(
+        "train",
+        help="train the conversion and deal-velocity models, log them to MLflow, register",
+        description="Validate the data, build snapshots, split by time, train LightGBM "
+        "conversion (calibrated) and velocity (discrete-time hazard) models, evaluate on "
+        "the newest cohort and register both as challenger (champion if first).",
+    )
+    tr.add_argument("--data", required=True, help="data folder")
+    tr.add_argument("--config", default=default_config("train"), help="training config")
+    tr.add_argument("--features-config", default=default_config("features"), help="features")
+    tr.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    tr.set_defaults(handler=_train)
+
+    pro = commands.add_parser(
+        "promote",
+        help="score champion and challenger on the newest test period; promote if better",
+        description="Moves champion to the challenger only when its AUC wins by the "
+        "configured margin without worse calibration (ECE); --force skips the gate. The "
+        "decision and both sets of metrics are recorded in MLflow.",
+    )
+    pro.add_argument("--data", required=True, help="data folder to evaluate on")
+    pro.add_argument("--config", default=default_config("train"), help="training config")
+    pro.add_argument("--features-config", default=default_config("features"), help="features")
+    pro.add_argument("--force", action="store_true", help="promote whatever the metrics say")
+    pro.set_defaults(handler=_promote)
+
+    rb = commands.add_parser("rollback", help="move champion back to the previous champion")
+    rb.set_defaults(handler=_rollback)
 
     val = commands.add_parser(
         "validate",

@@ -1,0 +1,133 @@
+"""From a data folder to labelled feature matrices, split by time.
+
+Leads are split by creation time into train (oldest), validation and test (newest) cohorts, so
+no lead is in two splits. Training rows also stop where validation begins: a training label
+never looks past the first validation lead's creation, so nothing learned comes from the
+period the model is judged on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from features import contract as c
+from features.config import FeatureConfig
+from features.errors import LeadscoreError
+from features.snapshots import build_snapshots
+from features.spec import FeatureSpec
+from features.tables import LeadData
+from features.vectors import table_features, to_matrix
+from training.config import SplitConfig, TrainConfig
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: snapshot rows (lead_id, as_of, labels) and their feature matrix."""
+
+    rows: pl.DataFrame
+    X: np.ndarray
+
+    @property
+    def converted(self) -> np.ndarray:
+        return self.rows["converted"].to_numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    spec: FeatureSpec
+    splits: dict[str, Split]
+    cutoffs: dict[str, datetime]
+    fingerprint: dict[str, object]
+
+
+def cohort_cutoffs(leads: pl.DataFrame, config: SplitConfig) -> dict[str, datetime]:
+    """Creation times where the validation and the test cohorts begin."""
+    created = leads[c.CREATED_AT].sort()
+    n = len(created)
+    val_at = created[int(n * (1 - config.validation_share - config.test_share))]
+    test_at = created[int(n * (1 - config.test_share))]
+    return {"validation": val_at, "test": test_at}
+
+
+def assign_split(
+    snaps: pl.DataFrame, leads: pl.DataFrame, cutoffs: dict[str, datetime], horizon_days: int
+) -> pl.DataFrame:
+    """Label each snapshot with its lead's cohort; drop training rows that see validation."""
+    created = leads.select(c.LEAD_ID, c.CREATED_AT)
+    split = (
+        pl.when(pl.col(c.CREATED_AT) >= cutoffs["test"])
+        .then(pl.lit("test"))
+        .when(pl.col(c.CREATED_AT) >= cutoffs["validation"])
+        .then(pl.lit("validation"))
+        .otherwise(pl.lit("train"))
+    )
+    rows = snaps.join(created, on=c.LEAD_ID).with_columns(split=split)
+    label_end = pl.col("as_of") + pl.duration(days=horizon_days)
+    too_late = (pl.col("split") == "train") & (label_end > cutoffs["validation"])
+    return rows.filter(~too_late)
+
+
+def split_rows(
+    data: LeadData, features: FeatureConfig, config: TrainConfig
+) -> tuple[pl.DataFrame, dict[str, datetime]]:
+    """Labelled snapshot rows with their split, and the cohort cutoffs."""
+    snaps = build_snapshots(data, features, seed=config.seed).filter(
+        pl.col("converted").is_not_null()
+    )
+    cutoffs = cohort_cutoffs(data.leads, config.split)
+    return assign_split(snaps, data.leads, cutoffs, features.horizon_days), cutoffs
+
+
+def featurize(data: LeadData, spec: FeatureSpec, rows: pl.DataFrame) -> Split:
+    """The feature matrix of snapshot rows, encoded with `spec`."""
+    block = table_features(
+        data, spec, rows[c.LEAD_ID].to_list(), rows["as_of"].dt.epoch("ms").to_numpy()
+    )
+    return Split(rows, to_matrix(spec, block))
+
+
+def build_training_set(data: LeadData, features: FeatureConfig, config: TrainConfig) -> TrainingSet:
+    """Snapshots → split → features; the spec is fitted on training leads only."""
+    rows, cutoffs = split_rows(data, features, config)
+    train_leads = data.leads.filter(pl.col(c.CREATED_AT) < cutoffs["validation"])
+    spec = FeatureSpec.fit(features, train_leads)
+    splits: dict[str, Split] = {}
+    for name in SPLITS:
+        part = rows.filter(pl.col("split") == name).sort(c.LEAD_ID, "as_of")
+        if part.height == 0:
+            raise LeadscoreError(
+                f"{name} split is empty: the data has too few leads or too short a history "
+                f"for snapshots every {features.snapshot_every_days} days with a "
+                f"{features.horizon_days}-day horizon"
+            )
+        splits[name] = featurize(data, spec, part)
+    return TrainingSet(spec, splits, cutoffs, fingerprint(data, rows))
+
+
+def fingerprint(data: LeadData, rows: pl.DataFrame) -> dict[str, object]:
+    """What the model was trained on, small enough to log: counts, ranges, rates, a hash."""
+    digest = hashlib.sha256()
+    for frame in (data.leads, data.events, data.stages):
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    by_split = rows.group_by("split").agg(
+        pl.len().alias("rows"), pl.col("converted").mean().alias("rate")
+    )
+    facts: dict[str, object] = {
+        "leads": data.leads.height,
+        "events": data.events.height,
+        "stage_rows": data.stages.height,
+        "first_lead_at": data.leads[c.CREATED_AT].min().isoformat(),
+        "data_end": data.end.isoformat(),
+        "data_hash": digest.hexdigest()[:16],
+    }
+    for row in by_split.iter_rows(named=True):
+        facts[f"{row['split']}_rows"] = row["rows"]
+        facts[f"{row['split']}_label_rate"] = round(row["rate"], 5)
+    return facts

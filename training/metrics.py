@@ -1,0 +1,91 @@
+"""Every metric leadscore reports, defined once: conversion and deal velocity.
+
+Pure functions of arrays, so tests check them against hand computations and the same numbers
+appear in MLflow, the model report, `leadscore promote` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from lifelines.utils import concordance_index
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+EPS = 1e-6
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Weighted mean |observed rate − mean prediction| over equal-count bins of p."""
+    order = np.argsort(p, kind="stable")
+    error = 0.0
+    for part in np.array_split(order, bins):
+        if len(part):
+            error += len(part) * abs(y[part].mean() - p[part].mean())
+    return float(error / len(y))
+
+
+def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
+    """Conversion rate among the top `share` by score, over the overall rate."""
+    k = max(1, int(round(len(y) * share)))
+    top = np.argsort(-p, kind="stable")[:k]
+    return float(y[top].mean() / y.mean())
+
+
+def recall_at_capacity(y: np.ndarray, p: np.ndarray, day: np.ndarray, per_day: float) -> float:
+    """Share of all conversions found among the top `per_day` leads of each day."""
+    frame = pl.DataFrame({"y": y, "p": p, "day": day})
+    k = max(1, int(round(per_day)))
+    ranked = frame.with_columns(rank=pl.col("p").rank("ordinal", descending=True).over("day"))
+    found = ranked.filter(pl.col("rank") <= k)["y"].sum()
+    return float(found / max(frame["y"].sum(), 1))
+
+
+def conversion_metrics(
+    y: np.ndarray, p: np.ndarray, day: np.ndarray, capacity_per_day: float
+) -> dict[str, float]:
+    """The test-period figures of a conversion model (p are probabilities)."""
+    clipped = np.clip(p, EPS, 1 - EPS)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, clipped, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "lift_top_decile": lift_at(y, p, 0.1),
+        "recall_at_capacity": recall_at_capacity(y, p, day, capacity_per_day),
+        "base_rate": float(y.mean()),
+        "mean_prediction": float(p.mean()),
+    }
+
+
+def velocity_metrics(
+    remaining_days: np.ndarray,
+    observed: np.ndarray,
+    p_sign: np.ndarray,
+    expected_days: np.ndarray,
+    p30: np.ndarray,
+    horizon_days: float,
+) -> dict[str, float]:
+    """C-index over all rows (censored ones included), MAE on closed deals, P(30 d) calibration.
+
+    `remaining_days` runs from the snapshot to the contract (observed) or to the data's end
+    (censored); `p_sign` is P(contract within the model's horizon) — a higher chance of signing
+    soon must mean a shorter time. MAE uses deals closed within the horizon.
+    """
+    cindex = concordance_index(remaining_days, -p_sign, observed)
+    closed = observed & (remaining_days <= horizon_days)
+    mae = (
+        float(np.abs(expected_days[closed] - remaining_days[closed]).mean())
+        if closed.any()
+        else float("nan")
+    )
+    # P(contract within 30 d) is checkable where the 30 days were seen, or the deal signed.
+    known = observed | (remaining_days >= 30)
+    signed30 = (observed & (remaining_days <= 30))[known].astype(np.float64)
+    return {
+        "c_index": float(cindex),
+        "mae_days_closed": mae,
+        "p30_ece": expected_calibration_error(signed30, p30[known]),
+        "p30_mean_prediction": float(p30[known].mean()),
+        "p30_observed_rate": float(signed30.mean()),
+    }

@@ -1,0 +1,152 @@
+"""The two models as plain files: LightGBM boosters, a calibrator and the feature spec.
+
+A model directory is what MLflow stores and what every consumer loads — the pyfunc wrapper,
+the service and the batch — so they all predict with the same arithmetic. No pickles: the
+booster is LightGBM's text format, calibration and the hazard baseline are small JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from features.spec import FeatureSpec
+
+EPS = 1e-6
+BOOSTER_FILE = "booster.txt"
+SPEC_FILE = "feature_spec.json"
+CALIBRATION_FILE = "calibration.json"
+HAZARD_FILE = "hazard.json"
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps raw booster probabilities to calibrated ones (isotonic steps or a sigmoid)."""
+
+    kind: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, kind: str, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        if kind == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(raw, y)
+            return cls(kind, tuple(iso.X_thresholds_), tuple(iso.y_thresholds_))
+        logistic = LogisticRegression(C=1e6).fit(_logit(raw)[:, None], y)
+        return cls(kind, (float(logistic.coef_[0, 0]),), (float(logistic.intercept_[0]),))
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        if self.kind == "isotonic":
+            calibrated = np.interp(raw, self.x, self.y)
+        else:
+            calibrated = 1 / (1 + np.exp(-(self.x[0] * _logit(raw) + self.y[0])))
+        return np.clip(calibrated, EPS, 1 - EPS)
+
+
+@dataclass(frozen=True)
+class ConversionModel:
+    """P(SQL within the horizon) = calibrator(booster(x))."""
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    spec: FeatureSpec
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return self.booster.predict(X, num_threads=1)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.calibrator.apply(self.raw(X))
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP in log-odds of the raw model: one column per feature, then the bias."""
+        return self.booster.predict(X, pred_contrib=True, num_threads=1)
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        (folder / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=1))
+        cal = {"kind": self.calibrator.kind, "x": self.calibrator.x, "y": self.calibrator.y}
+        (folder / CALIBRATION_FILE).write_text(json.dumps(cal))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> ConversionModel:
+        cal = json.loads((folder / CALIBRATION_FILE).read_text())
+        return cls(
+            lgb.Booster(model_file=str(folder / BOOSTER_FILE)),
+            Calibrator(cal["kind"], tuple(cal["x"]), tuple(cal["y"])),
+            FeatureSpec.from_dict(json.loads((folder / SPEC_FILE).read_text())),
+        )
+
+
+@dataclass(frozen=True)
+class VelocityForecast:
+    """Per lead: P(contract within each horizon period end) and days to contract if it signs."""
+
+    cumulative: np.ndarray  # (rows, periods): P(signed by the end of period k)
+    expected_remaining_days: np.ndarray
+    period_days: int
+
+    def within(self, days: int) -> np.ndarray:
+        """P(contract within `days`), interpolated linearly inside a period."""
+        grid = np.arange(0, self.cumulative.shape[1] + 1) * self.period_days
+        padded = np.hstack([np.zeros((len(self.cumulative), 1)), self.cumulative])
+        days = min(days, grid[-1])
+        k = min(int(days // self.period_days), self.cumulative.shape[1] - 1)
+        frac = (days - grid[k]) / self.period_days
+        return padded[:, k] + frac * (padded[:, k + 1] - padded[:, k])
+
+
+@dataclass(frozen=True)
+class VelocityModel:
+    """Discrete-time hazard: logit h_k(x) = f(x) + baseline_k (proportional odds).
+
+    One booster pass gives f(x) for a lead; the per-period baseline turns it into the chance of
+    signing in each period, given not signed before — censored deals simply stop contributing
+    periods, they are never "never signs".
+    """
+
+    booster: lgb.Booster
+    baseline: tuple[float, ...]
+    period_days: int
+    spec: FeatureSpec
+
+    def forecast(self, X: np.ndarray) -> VelocityForecast:
+        f = self.booster.predict(X, raw_score=True, num_threads=1)
+        hazard = 1 / (1 + np.exp(-(f[:, None] + np.asarray(self.baseline)[None, :])))
+        survival = np.cumprod(1 - hazard, axis=1)
+        cumulative = 1 - survival
+        signs_in = hazard * np.hstack([np.ones((len(f), 1)), survival[:, :-1]])
+        mid = (np.arange(len(self.baseline)) + 0.5) * self.period_days
+        total = signs_in.sum(axis=1)
+        expected = (signs_in * mid).sum(axis=1) / np.maximum(total, EPS)
+        return VelocityForecast(cumulative, expected, self.period_days)
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        (folder / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=1))
+        hazard = {"baseline": self.baseline, "period_days": self.period_days}
+        (folder / HAZARD_FILE).write_text(json.dumps(hazard))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> VelocityModel:
+        hazard = json.loads((folder / HAZARD_FILE).read_text())
+        return cls(
+            lgb.Booster(model_file=str(folder / BOOSTER_FILE)),
+            tuple(hazard["baseline"]),
+            int(hazard["period_days"]),
+            FeatureSpec.from_dict(json.loads((folder / SPEC_FILE).read_text())),
+        )
