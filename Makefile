@@ -32,12 +32,14 @@ lint: ## ruff check + format check
 test: lint ## Lint, then the whole test suite (unit and integration)
 	$(BIN)/pytest -q
 
-demo: ## The main job on embedded defaults: simulate data and print its funnel
+demo: ## The main job on embedded defaults: simulate → validate → train → promote (MLflow in ./mlruns)
 	$(BIN)/leadscore simulate --out $(DATA) --months $(MONTHS)
 	$(BIN)/leadscore validate $(DATA)
+	$(BIN)/leadscore train --data $(DATA)
+	$(BIN)/leadscore promote --data $(DATA)
 
-bench: ## Run the benchmarks in bench/ and print their figures
-	$(BIN)/python bench/run_all.py
+bench: ## Run every benchmark in bench/ and print its figures (see BENCHMARKS.md)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean: ## Remove generated data and the local MLflow store
 	rm -rf data/ mlruns/* .pytest_cache

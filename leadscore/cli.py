@@ -94,6 +94,27 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from features.config import FeatureConfig
+    from features.tables import load_data
+    from leadscore.settings import load_config
+    from training.config import TrainConfig
+    from training.registry import run_url
+    from training.tune import tune
+
+    features = load_config(args.features_config, FeatureConfig)
+    config = load_config(args.config, TrainConfig)
+    result = tune(load_data(args.data), features, config, args.trials)
+    print(
+        f"tuned: {result.trials} trials in the study, best validation log loss "
+        f"{result.best_log_loss:.5f} — {run_url(result.run_id)}"
+    )
+    print(f"  best parameters written to {result.written_to} (the next `train` uses them):")
+    for name, value in result.best.model_dump().items():
+        print(f"    {name}: {value}")
+    return 0
+
+
 def _promote(args: argparse.Namespace) -> int:
     from features.config import FeatureConfig
     from features.tables import load_data
@@ -177,6 +198,19 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--features-config", default=default_config("features"), help="features")
     tr.add_argument("--seed", type=int, default=None, help="override the config's seed")
     tr.set_defaults(handler=_train)
+
+    tu = commands.add_parser(
+        "tune",
+        help="Optuna search over the conversion booster's parameters",
+        description="TPE with median pruning, judged on the validation period; the study is "
+        "kept in mlruns/optuna.db (resumable), each trial is a nested MLflow run, and the best "
+        "parameters go to the train config's tuned_params file for the next `train`.",
+    )
+    tu.add_argument("--data", required=True, help="data folder")
+    tu.add_argument("--trials", type=int, default=20, help="trials to run (default 20)")
+    tu.add_argument("--config", default=default_config("train"), help="training config")
+    tu.add_argument("--features-config", default=default_config("features"), help="features")
+    tu.set_defaults(handler=_tune)
 
     pro = commands.add_parser(
         "promote",

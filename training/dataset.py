@@ -17,7 +17,6 @@ import polars as pl
 
 from features import contract as c
 from features.config import FeatureConfig
-from features.errors import LeadscoreError
 from features.snapshots import build_snapshots
 from features.spec import FeatureSpec
 from features.tables import LeadData
@@ -94,20 +93,17 @@ def featurize(data: LeadData, spec: FeatureSpec, rows: pl.DataFrame) -> Split:
 
 
 def build_training_set(data: LeadData, features: FeatureConfig, config: TrainConfig) -> TrainingSet:
-    """Snapshots → split → features; the spec is fitted on training leads only."""
+    """Snapshots → split → features; the spec is fitted on training leads only.
+
+    A split may come out empty on short data; `check_sufficiency` then says so with counts.
+    """
     rows, cutoffs = split_rows(data, features, config)
     train_leads = data.leads.filter(pl.col(c.CREATED_AT) < cutoffs["validation"])
     spec = FeatureSpec.fit(features, train_leads)
-    splits: dict[str, Split] = {}
-    for name in SPLITS:
-        part = rows.filter(pl.col("split") == name).sort(c.LEAD_ID, "as_of")
-        if part.height == 0:
-            raise LeadscoreError(
-                f"{name} split is empty: the data has too few leads or too short a history "
-                f"for snapshots every {features.snapshot_every_days} days with a "
-                f"{features.horizon_days}-day horizon"
-            )
-        splits[name] = featurize(data, spec, part)
+    splits = {
+        name: featurize(data, spec, rows.filter(pl.col("split") == name).sort(c.LEAD_ID, "as_of"))
+        for name in SPLITS
+    }
     return TrainingSet(spec, splits, cutoffs, fingerprint(data, rows))
 
 

@@ -7,12 +7,15 @@ import html
 import io
 from collections.abc import Mapping
 
+import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 
 def figure_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes; the figure is closed (pyplot would keep it alive)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
     return buffer.getvalue()
 
 

@@ -1,0 +1,216 @@
+"""Training, tracking and promotion end to end: real LightGBM, a real MLflow store on disk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+
+from features.config import FeatureConfig
+from features.errors import LeadscoreError
+from features.tables import load_data
+from leadscore.cli import main
+from training import registry
+from training.config import BoosterParams, TrainConfig
+from training.dataset import split_rows
+from training.promote import promote, rollback
+from training.pyfunc import frame_to_matrix
+from training.train import TrainResult, booster_params, train
+from training.tune import tune
+
+FEATURES = FeatureConfig(snapshot_sample_rate=0.5)
+CONFIG = TrainConfig(tuned_params=None)
+WEAK = CONFIG.model_copy(
+    update={"conversion": BoosterParams(num_leaves=2, max_rounds=2, learning_rate=0.01)}
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh MLflow store for this module, selected the way users select one."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder}/mlflow.db")
+        patch.chdir(folder)
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def trained(store: Path, sim_dir: Path) -> list[TrainResult]:
+    """Two trainings with identical inputs (v1, v2), then a deliberately weak one (v3)."""
+    data = load_data(sim_dir)
+    return [train(data, sim_dir, FEATURES, cfg) for cfg in (CONFIG, CONFIG, WEAK)]
+
+
+def test_time_split_has_no_overlap(sim_dir: Path) -> None:
+    data = load_data(sim_dir)
+    rows, cutoffs = split_rows(data, FEATURES, CONFIG)
+    leads = {
+        name: set(rows.filter(pl.col("split") == name)["lead_id"])
+        for name in ("train", "validation", "test")
+    }
+    assert leads["train"] and leads["validation"] and leads["test"]
+    assert not leads["train"] & leads["validation"]
+    assert not leads["train"] & leads["test"]
+    assert not leads["validation"] & leads["test"]
+    created = {name: rows.filter(pl.col("split") == name)["created_at"] for name in leads}
+    assert created["train"].max() < cutoffs["validation"] <= created["validation"].min()
+    assert created["validation"].max() < cutoffs["test"] <= created["test"].min()
+    label_end = rows.filter(pl.col("split") == "train").select(
+        pl.col("as_of") + pl.duration(days=FEATURES.horizon_days)
+    )
+    assert (label_end.to_series() <= cutoffs["validation"]).all()
+
+
+def test_metrics_are_logged_and_sensible(trained: list[TrainResult]) -> None:
+    metrics = trained[0].metrics
+    run = mlflow.get_run(trained[0].run_id)
+    for name in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_log_loss",
+        "test_brier",
+        "test_ece",
+        "test_lift_top_decile",
+        "test_recall_at_capacity",
+        "test_oracle_roc_auc",
+        "test_velocity_c_index",
+        "test_velocity_mae_days_closed",
+    ):
+        assert run.data.metrics[name] == pytest.approx(metrics[name])
+    assert metrics["test_roc_auc"] > 0.7
+    assert metrics["test_velocity_c_index"] > 0.6
+    assert metrics["test_oracle_roc_auc"] > metrics["test_roc_auc"] * 0.9
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(trained[0].run_id)}
+    assert {"model_report.html", "data_fingerprint.json", "feature_spec.json", "plots"} <= artifacts
+    plots = {
+        Path(a.path).name for a in mlflow.MlflowClient().list_artifacts(trained[0].run_id, "plots")
+    }
+    assert {
+        "roc.png",
+        "calibration.png",
+        "shap_summary.png",
+        "velocity_vs_kaplan_meier.png",
+        "cumulative_gains.png",
+        "precision_recall.png",
+        "feature_importance.png",
+    } <= plots
+
+
+def test_calibration_does_not_worsen_log_loss(trained: list[TrainResult]) -> None:
+    metrics = trained[0].metrics
+    assert metrics["test_log_loss"] <= metrics["test_log_loss_uncalibrated"]
+
+
+def test_same_data_config_and_seed_give_the_same_metrics(trained: list[TrainResult]) -> None:
+    first, second = trained[0].metrics, trained[1].metrics
+    assert first == second
+
+
+def test_first_version_is_champion_and_later_ones_challengers(
+    trained: list[TrainResult],
+) -> None:
+    assert [r.conversion.version for r in trained] == [1, 2, 3]
+    assert "champion" in trained[0].conversion.aliases
+    assert trained[2].conversion.aliases == ("challenger",)
+    assert trained[2].velocity is not None and trained[2].velocity.version == 3
+
+
+def test_pyfunc_in_a_new_process_returns_the_in_process_probabilities(
+    trained: list[TrainResult], sim_dir: Path, store: Path
+) -> None:
+    frame_path = store / "features.parquet"
+    assert (
+        main(
+            ["features", "--data", str(sim_dir), "--as-of", "2024-10-01", "--out", str(frame_path)]
+        )
+        == 0
+    )
+    frame = pl.read_parquet(frame_path)
+    model = registry.load_conversion(1, store / "dl")
+    expected = model.predict(frame_to_matrix(model.spec, frame.to_pandas()))
+    script = (
+        "import sys, json, mlflow, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model('models:/lead-conversion@champion')\n"
+        "frame = pd.read_parquet(sys.argv[1])\n"
+        "print(json.dumps([float(p) for p in model.predict(frame)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(frame_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=store,
+    )
+    got = np.array(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert len(got) == frame.height > 100
+    assert ((got > 0) & (got < 1)).all()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_promotion_gate_refuses_a_weak_challenger_then_rollback_restores(
+    trained: list[TrainResult], sim_dir: Path
+) -> None:
+    data = load_data(sim_dir)
+    decision = promote(data, FEATURES, CONFIG)  # challenger = v3, the weak one
+    assert (decision.champion, decision.challenger) == (1, 3)
+    assert not decision.promoted and "AUC" in decision.reason
+    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 1
+    champion_auc, challenger_auc = (m["roc_auc"] for m in decision.table.values())
+    assert challenger_auc < champion_auc
+
+    forced = promote(data, FEATURES, CONFIG, force=True)
+    assert forced.promoted
+    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 3
+    assert registry.version_of(registry.VELOCITY, registry.CHAMPION) == 3
+
+    assert rollback() == (3, 1)
+    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 1
+    assert registry.version_of(registry.VELOCITY, registry.CHAMPION) == 1
+    recorded = mlflow.search_runs(filter_string="attributes.run_name = 'promote'")
+    assert len(recorded) == 2
+
+
+def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> None:
+    small = tmp_path / "small"
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(small),
+                "--months",
+                "3",
+                "--leads-per-month",
+                "40",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
+    with pytest.raises(LeadscoreError, match=r"too few conversions .*train has \d+ \(need 200\)"):
+        train(load_data(small), small, FEATURES, CONFIG)
+    capsys.readouterr()
+    assert main(["train", "--data", str(small)]) == 1
+    assert "too few conversions" in capsys.readouterr().err
+
+
+def test_three_trial_tune_writes_parameters_the_next_train_uses(store: Path, sim_dir: Path) -> None:
+    target = store / "tuned.yaml"
+    config = CONFIG.model_copy(update={"tuned_params": str(target)})
+    result = tune(
+        load_data(sim_dir), FEATURES, config, trials=3, storage=f"sqlite:///{store}/optuna.db"
+    )
+    assert result.trials == 3 and target.exists()
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert len(children) == 3
+    params, source = booster_params(config)
+    assert source == str(target) and params == result.best

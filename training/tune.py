@@ -1,0 +1,107 @@
+"""`leadscore tune`: Optuna TPE over the conversion booster, judged on the validation period.
+
+The test period stays untouched (promotion judges on it). The study lives in SQLite under
+mlruns/ so it can be resumed; every trial is a nested MLflow run; the best parameters are
+written to `TrainConfig.tuned_params`, which the next `leadscore train` picks up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import optuna
+import yaml
+from optuna_integration.lightgbm import LightGBMPruningCallback
+from sklearn.metrics import roc_auc_score
+
+from features.config import FeatureConfig
+from features.errors import LeadscoreError
+from features.tables import LeadData
+from training import registry
+from training.config import BoosterParams, TrainConfig
+from training.dataset import build_training_set
+from training.fit import fit_conversion
+from training.train import check_sufficiency
+
+STUDY_STORAGE = "sqlite:///mlruns/optuna.db"
+STUDY_NAME = "lead-conversion"
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    run_id: str
+    best: BoosterParams
+    best_log_loss: float
+    trials: int
+    written_to: Path
+
+
+def suggest(trial: optuna.Trial, fixed: BoosterParams) -> BoosterParams:
+    """The search space; rounds and early stopping stay as configured."""
+    return fixed.model_copy(
+        update={
+            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 20, 500, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+        }
+    )
+
+
+def tune(
+    data: LeadData,
+    features: FeatureConfig,
+    config: TrainConfig,
+    trials: int,
+    storage: str = STUDY_STORAGE,
+) -> TuneResult:
+    """Run `trials` more trials of the (resumable) study and write the best parameters."""
+    if not config.tuned_params:
+        raise LeadscoreError("train config: tuned_params is empty, so tuning has nowhere to write")
+    ts = build_training_set(data, features, config)
+    check_sufficiency(ts, config)
+    train, validation = ts.splits["train"], ts.splits["validation"]
+    registry.configure()
+    study = optuna.create_study(
+        study_name=f"{STUDY_NAME}-{ts.spec.hash}",
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=config.seed),
+        pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, config.conversion)
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            mlflow.log_params(params.model_dump())
+            pruning = LightGBMPruningCallback(trial, "binary_logloss", valid_name="validation")
+            model, booster = fit_conversion(
+                ts.spec, train, validation, params, config, callbacks=[pruning]
+            )
+            loss = float(booster.best_score["validation"]["binary_logloss"])
+            auc = float(roc_auc_score(validation.converted, model.predict(validation.X)))
+            mlflow.log_metrics(
+                {
+                    "validation_log_loss": loss,
+                    "validation_roc_auc": auc,
+                    "best_iteration": booster.best_iteration,
+                }
+            )
+        return loss
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with mlflow.start_run(run_name="tune") as run:
+        mlflow.log_params({"trials": trials, "study": study.study_name, "storage": storage})
+        study.optimize(objective, n_trials=trials, show_progress_bar=True)
+        best = config.conversion.model_copy(update=study.best_params)
+        mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
+        mlflow.log_metric("best_validation_log_loss", study.best_value)
+    path = Path(config.tuned_params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(best.model_dump(), sort_keys=True))
+    return TuneResult(run.info.run_id, best, float(study.best_value), len(study.trials), path)
