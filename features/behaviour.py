@@ -110,6 +110,7 @@ def behaviour_matrix(
     any_since_last = np.where(has, since_last, np.inf).min(axis=1)
     any_since_last[np.isinf(any_since_last)] = np.nan
     type_pos = event_type_codes(config)
+    intent = _intent_block(index, base, end, as_of, rel_as_of, windows, since_last, keys, config)
     extra = np.column_stack(
         [
             *(windows[w].sum(axis=1) for w in config.windows_days),
@@ -123,7 +124,36 @@ def behaviour_matrix(
             count_all[:, type_pos["unsubscribe"]] > 0,
         ]
     ).astype(np.float64)
-    return np.hstack([per_type.reshape(n_rows, n_types * per_type.shape[2]), extra])
+    return np.hstack([per_type.reshape(n_rows, n_types * per_type.shape[2]), extra, intent])
+
+
+def _intent_block(
+    index: EventIndex,
+    base: np.ndarray,
+    end: np.ndarray,
+    as_of: np.ndarray,
+    rel_as_of: np.ndarray,
+    windows: dict[int, np.ndarray],
+    since_last: np.ndarray,
+    keys: np.ndarray,
+    config: FeatureConfig,
+) -> np.ndarray:
+    """Buying-intent events taken together: counts, recency, and how long a burst has run.
+
+    `intent_days_since_first_{N}d` dates the first intent event of the last N days: the age of
+    the current burst, which says how far into a buying window the lead is.
+    """
+    cols = [event_type_codes(config)[name] for name in config.intent_event_types]
+    onset = config.intent_onset_days
+    start = np.searchsorted(index.type_keys, base[:, cols] + index.rel(as_of - onset * DAY_MS))
+    seen = end[:, cols] > start
+    first_rel = keys[np.minimum(start, len(keys) - 1)] % index.span
+    burst = np.where(seen, (rel_as_of - first_rel) / DAY_MS, -np.inf).max(axis=1)
+    burst[np.isinf(burst)] = np.nan
+    last = np.where(np.isnan(since_last[:, cols]), np.inf, since_last[:, cols]).min(axis=1)
+    last[np.isinf(last)] = np.nan
+    counts = [windows[w][:, cols].sum(axis=1) for w in config.windows_days]
+    return np.column_stack([*counts, last, burst]).astype(np.float64)
 
 
 def event_type_codes(config: FeatureConfig) -> dict[str, int]:

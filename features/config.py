@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.contract import KNOWN_EVENT_TYPES
 
 FLAGGED_EVENTS = ("webinar_registered", "webinar_attended", "unsubscribe")
+INTENT_EVENTS = (
+    "pricing_view",
+    "demo_request",
+    "trial_signup",
+    "form_submit",
+    "webinar_registered",
+    "webinar_attended",
+)
 
 
 class FeatureConfig(BaseModel):
@@ -17,6 +25,10 @@ class FeatureConfig(BaseModel):
     version: int = Field(1, ge=1, description="bump when a feature's definition changes")
     windows_days: tuple[int, ...] = Field((1, 7, 30, 90), min_length=1)
     event_types: tuple[str, ...] = Field(KNOWN_EVENT_TYPES, min_length=1)
+    intent_event_types: tuple[str, ...] = Field(
+        INTENT_EVENTS, min_length=1, description="event types that signal buying intent"
+    )
+    intent_onset_days: int = Field(30, ge=1, description="how far back a burst's start is seen")
     trend_recent_days: int = Field(7, ge=1)
     trend_baseline_days: int = Field(30, ge=1)
     categorical_attributes: tuple[str, ...] | None = Field(
@@ -49,3 +61,10 @@ class FeatureConfig(BaseModel):
         if missing:
             raise ValueError(f"must include {', '.join(missing)} (they feed the flag features)")
         return types
+
+    @model_validator(mode="after")
+    def _intent_is_known(self) -> FeatureConfig:
+        unknown = [t for t in self.intent_event_types if t not in self.event_types]
+        if unknown:
+            raise ValueError(f"intent_event_types not in event_types: {', '.join(unknown)}")
+        return self

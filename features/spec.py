@@ -43,6 +43,8 @@ def behaviour_names(config: FeatureConfig) -> list[str]:
         "webinar_attended_flag_all",
         "unsubscribe_flag_all",
     ]
+    names += [f"intent_count_{w}d" for w in config.windows_days]
+    names += ["intent_days_since_last", f"intent_days_since_first_{config.intent_onset_days}d"]
     return names
 
 

@@ -12,7 +12,8 @@ truth.parquet, one row per lead (times UTC, rounded down to the µs; days are 86
 - `ready_at`     when a buying need arises; null: none within the data
 - `ready_until`  end of the ready window (null with ready_at; may lie after the data's end)
 - `hazard_ready` per-day hazard on [ready_at, ready_until) (what a need brings, had or not)
-- `ready_days`   how long the lead's need lasts once it arises
+- `ready_days`   how long the lead's need lasts once it arises, drawn log-normal with
+                 `ready_days_median` and `ready_days_sigma`
 - `p_need`       the chance that a need arises at all; its onset after creation is exponential
                  with mean `need_now_days` (share `need_now_share`) or `need_later_days`.
                  These let an oracle integrate over a need that has not shown yet
@@ -309,6 +310,8 @@ def _tables(
             pl.Series("need_now_share", np.full(ids.len(), readiness.need_now_share)),
             pl.Series("need_now_days", np.full(ids.len(), readiness.need_now_days)),
             pl.Series("need_later_days", np.full(ids.len(), readiness.need_later_days)),
+            pl.Series("ready_days_median", np.full(ids.len(), readiness.ready_days_median)),
+            pl.Series("ready_days_sigma", np.full(ids.len(), readiness.ready_days_sigma)),
             _stamps("ends_at", hazard.ends, start),
             pl.Series("p_sql", p_sql),
             pl.Series("win_rate", deals.win_rate),

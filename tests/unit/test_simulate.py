@@ -33,6 +33,8 @@ TRUTH_COLUMNS = [
     "need_now_share",
     "need_now_days",
     "need_later_days",
+    "ready_days_median",
+    "ready_days_sigma",
     "ends_at",
     "p_sql",
     "win_rate",
