@@ -13,7 +13,7 @@ from features import contract as c
 from features.spec import FeatureSpec
 from training.config import BoosterParams, TrainConfig, VelocityConfig
 from training.dataset import Split
-from training.models import Calibrator, ConversionModel, VelocityModel, _logit
+from training.models import Calibrator, ConversionModel, VelocityModel, logit
 
 DAY_US = 86_400_000_000
 
@@ -39,6 +39,27 @@ def lgb_params(params: BoosterParams, seed: int, threads: int) -> dict[str, obje
     }
 
 
+def boost(
+    params: BoosterParams,
+    train_set: lgb.Dataset,
+    valid_set: lgb.Dataset,
+    config: TrainConfig,
+    callbacks: list | None = None,
+) -> lgb.Booster:
+    """Binary log-loss boosting, early-stopped on `valid_set` (named "validation")."""
+    return lgb.train(
+        lgb_params(params, config.seed, config.threads) | {"metric": "binary_logloss"},
+        train_set,
+        num_boost_round=params.max_rounds,
+        valid_sets=[valid_set],
+        valid_names=["validation"],
+        callbacks=[
+            lgb.early_stopping(params.early_stopping_rounds, verbose=False),
+            *(callbacks or []),
+        ],
+    )
+
+
 def fit_conversion(
     spec: FeatureSpec,
     train: Split,
@@ -61,17 +82,7 @@ def fit_conversion(
         free_raw_data=False,
     )
     stop_set = lgb.Dataset(validation.X, validation.converted, reference=train_set)
-    booster = lgb.train(
-        lgb_params(params, config.seed, config.threads) | {"metric": "binary_logloss"},
-        train_set,
-        num_boost_round=params.max_rounds,
-        valid_sets=[stop_set],
-        valid_names=["validation"],
-        callbacks=[
-            lgb.early_stopping(params.early_stopping_rounds, verbose=False),
-            *(callbacks or []),
-        ],
-    )
+    booster = boost(params, train_set, stop_set, config, callbacks)
     raw = booster.predict(validation.X, num_threads=config.threads)
     calibrator = Calibrator.fit(config.calibration, raw, validation.converted)
     return ConversionModel(booster, calibrator, spec), booster
@@ -130,7 +141,7 @@ def baseline_hazard(surv: Survival, config: VelocityConfig) -> np.ndarray:
     at_risk = np.bincount(periods, minlength=config.periods).astype(np.float64)
     events = np.bincount(periods, weights=label, minlength=config.periods)
     hazard = (events + 0.5) / (at_risk + 1.0)
-    return _logit(hazard)
+    return logit(hazard)
 
 
 def fit_velocity(
@@ -161,13 +172,5 @@ def fit_velocity(
     valid_set = dataset(
         validation, survival_of(validation.rows, cutoffs["test"]), reference=train_set
     )
-    params = vc.params
-    booster = lgb.train(
-        lgb_params(params, config.seed, config.threads) | {"metric": "binary_logloss"},
-        train_set,
-        num_boost_round=params.max_rounds,
-        valid_sets=[valid_set],
-        valid_names=["validation"],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
+    booster = boost(vc.params, train_set, valid_set, config)
     return VelocityModel(booster, tuple(float(b) for b in base), vc.period_days, spec)

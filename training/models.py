@@ -25,7 +25,7 @@ CALIBRATION_FILE = "calibration.json"
 HAZARD_FILE = "hazard.json"
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, EPS, 1 - EPS)
     return np.log(p / (1 - p))
 
@@ -43,14 +43,14 @@ class Calibrator:
         if kind == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(raw, y)
             return cls(kind, tuple(iso.X_thresholds_), tuple(iso.y_thresholds_))
-        logistic = LogisticRegression(C=1e6).fit(_logit(raw)[:, None], y)
+        logistic = LogisticRegression(C=1e6).fit(logit(raw)[:, None], y)
         return cls(kind, (float(logistic.coef_[0, 0]),), (float(logistic.intercept_[0]),))
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         if self.kind == "isotonic":
             calibrated = np.interp(raw, self.x, self.y)
         else:
-            calibrated = 1 / (1 + np.exp(-(self.x[0] * _logit(raw) + self.y[0])))
+            calibrated = 1 / (1 + np.exp(-(self.x[0] * logit(raw) + self.y[0])))
         return np.clip(calibrated, EPS, 1 - EPS)
 
 
@@ -73,21 +73,13 @@ class ConversionModel:
         return self.booster.predict(X, pred_contrib=True, num_threads=1)
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / BOOSTER_FILE)
-        (folder / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=1))
         cal = {"kind": self.calibrator.kind, "x": self.calibrator.x, "y": self.calibrator.y}
-        (folder / CALIBRATION_FILE).write_text(json.dumps(cal))
-        return folder
+        return _save(folder, self.booster, self.spec, CALIBRATION_FILE, cal)
 
     @classmethod
     def load(cls, folder: Path) -> ConversionModel:
-        cal = json.loads((folder / CALIBRATION_FILE).read_text())
-        return cls(
-            lgb.Booster(model_file=str(folder / BOOSTER_FILE)),
-            Calibrator(cal["kind"], tuple(cal["x"]), tuple(cal["y"])),
-            FeatureSpec.from_dict(json.loads((folder / SPEC_FILE).read_text())),
-        )
+        booster, spec, cal = _load(folder, CALIBRATION_FILE)
+        return cls(booster, Calibrator(cal["kind"], tuple(cal["x"]), tuple(cal["y"])), spec)
 
 
 @dataclass(frozen=True)
@@ -134,19 +126,29 @@ class VelocityModel:
         return VelocityForecast(cumulative, expected, self.period_days)
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / BOOSTER_FILE)
-        (folder / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=1))
         hazard = {"baseline": self.baseline, "period_days": self.period_days}
-        (folder / HAZARD_FILE).write_text(json.dumps(hazard))
-        return folder
+        return _save(folder, self.booster, self.spec, HAZARD_FILE, hazard)
 
     @classmethod
     def load(cls, folder: Path) -> VelocityModel:
-        hazard = json.loads((folder / HAZARD_FILE).read_text())
-        return cls(
-            lgb.Booster(model_file=str(folder / BOOSTER_FILE)),
-            tuple(hazard["baseline"]),
-            int(hazard["period_days"]),
-            FeatureSpec.from_dict(json.loads((folder / SPEC_FILE).read_text())),
-        )
+        booster, spec, hazard = _load(folder, HAZARD_FILE)
+        return cls(booster, tuple(hazard["baseline"]), int(hazard["period_days"]), spec)
+
+
+def _save(
+    folder: Path, booster: lgb.Booster, spec: FeatureSpec, extra_file: str, extra: dict
+) -> Path:
+    """A model directory: the booster, the spec it reads, and the model's own small JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(folder / BOOSTER_FILE)
+    (folder / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=1))
+    (folder / extra_file).write_text(json.dumps(extra))
+    return folder
+
+
+def _load(folder: Path, extra_file: str) -> tuple[lgb.Booster, FeatureSpec, dict]:
+    return (
+        lgb.Booster(model_file=str(folder / BOOSTER_FILE)),
+        FeatureSpec.from_dict(json.loads((folder / SPEC_FILE).read_text())),
+        json.loads((folder / extra_file).read_text()),
+    )
