@@ -31,7 +31,7 @@ class Decision:
     champion: int
     challenger: int
     table: dict[str, dict[str, float]]
-    run_id: str
+    run_id: str | None  # the MLflow run recording the decision; None when nothing was compared
 
 
 def _velocity_version_of_run(run_id: str) -> int | None:
@@ -64,6 +64,15 @@ def promote(
     registry.configure()
     champion = registry.version_of(registry.CONVERSION, registry.CHAMPION)
     challenger = registry.version_of(registry.CONVERSION, registry.CHALLENGER)
+    if challenger == champion:
+        return Decision(
+            False,
+            f"v{champion} is both champion and challenger: nothing to compare",
+            champion,
+            challenger,
+            {},
+            None,
+        )
     rows, _ = split_rows(data, features, config)
     test = rows.filter(pl.col("split") == "test").sort("lead_id", "as_of")
     if test.height == 0 or test["converted"].sum() == 0:
@@ -78,9 +87,7 @@ def promote(
     old, new = table.values()
     auc_gain = new["roc_auc"] - old["roc_auc"]
     ece_loss = new["ece"] - old["ece"]
-    if challenger == champion:
-        promoted, reason = False, f"v{challenger} is already champion"
-    elif force:
+    if force:
         promoted, reason = True, "forced"
     elif auc_gain < config.promotion_auc_margin:
         promoted, reason = (
