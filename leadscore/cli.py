@@ -126,6 +126,9 @@ def _promote(args: argparse.Namespace) -> int:
     features = load_config(args.features_config, FeatureConfig)
     config = load_config(args.config, TrainConfig)
     decision = promote(load_data(args.data), features, config, force=args.force)
+    if decision.run_id is None:
+        print(f"kept champion: {decision.reason}")
+        return 0
     names = list(decision.table)
     print(f"{'metric':<20}" + "".join(f"{n:>18}" for n in names))
     for metric in next(iter(decision.table.values())):
@@ -140,6 +143,22 @@ def _rollback(args: argparse.Namespace) -> int:
 
     current, previous = rollback()
     print(f"lead-conversion@champion: v{current} → v{previous} (deal-velocity follows its run)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from leadscore.settings import load_config
+    from serving.config import EconomicsConfig, RoutingConfig, ServeConfig, ServiceSettings
+    from serving.launch import serve
+
+    server = load_config(args.config, ServeConfig)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = ServiceSettings(
+        serve=ServeConfig.model_validate(server.model_dump() | overrides),
+        routing=load_config(args.routing_config, RoutingConfig),
+        economics=load_config(args.economics_config, EconomicsConfig),
+    )
+    serve(settings)
     return 0
 
 
@@ -227,6 +246,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     rb = commands.add_parser("rollback", help="move champion back to the previous champion")
     rb.set_defaults(handler=_rollback)
+
+    srv = commands.add_parser(
+        "serve",
+        help="serve the champion models over HTTP: POST /score and /score_batch",
+        description="Start the BentoML scoring service on lead-conversion@champion and "
+        "deal-velocity@champion (reloaded when the aliases move). Prints a curl example; "
+        "docs at /, health at /livez and /readyz, Prometheus at /metrics. Set "
+        "LEADSCORE_API_TOKEN to require `Authorization: Bearer <token>` on the endpoints.",
+    )
+    srv.add_argument("--port", type=int, default=None, help="port (default: the config's, 3000)")
+    srv.add_argument("--host", default=None, help="address (default: the config's, 127.0.0.1)")
+    srv.add_argument("--config", default=default_config("serve"), help="server settings")
+    srv.add_argument(
+        "--routing-config", default=default_config("routing"), help="tiers and capacity"
+    )
+    srv.add_argument(
+        "--economics-config", default=default_config("economics"), help="value of a lead"
+    )
+    srv.set_defaults(handler=_serve)
 
     val = commands.add_parser(
         "validate",
