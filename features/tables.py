@@ -291,9 +291,13 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
         raise LeadscoreError(f"{path}: output must end in .parquet or .csv")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    if path.suffix == ".parquet":
-        frame.write_parquet(partial)
-    else:
-        frame.write_csv(partial)
+    try:
+        if path.suffix == ".parquet":
+            frame.write_parquet(partial)
+        else:
+            frame.write_csv(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
     return path

@@ -48,6 +48,15 @@ class FeatureBlock:
     behaviour: np.ndarray
     static: dict[str, list[Any]]
 
+    def take(self, rows: np.ndarray) -> FeatureBlock:
+        """The block of the given row positions, in that order."""
+        return FeatureBlock(
+            [self.lead_ids[i] for i in rows],
+            self.as_of_ms[rows],
+            self.behaviour[rows],
+            {name: [values[i] for i in rows] for name, values in self.static.items()},
+        )
+
 
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them."""

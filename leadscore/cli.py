@@ -44,6 +44,18 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from leadscore.importers import import_export, mapping_path
+
+    mapping = mapping_path(args.kind, args.mapping)
+    report = import_export(mapping, Path(args.src), Path(args.out), args.keep_leaky, args.kind)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def _features(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -162,6 +174,101 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _funnel(args: argparse.Namespace) -> int:
+    from features.tables import load_data, parse_moment
+    from leadscore.funnel import FunnelConfig
+    from leadscore.funnel_report import run_funnel
+    from leadscore.settings import load_config
+    from serving.config import EconomicsConfig, RoutingConfig
+    from training.config import TrainConfig
+    from training.registry import run_url
+
+    config = load_config(args.config, FunnelConfig)
+    economics = load_config(args.economics_config, EconomicsConfig)
+    routing = load_config(args.routing_config, RoutingConfig)
+    train = load_config(args.train_config, TrainConfig)
+    as_of = parse_moment(args.as_of) if args.as_of else None
+    html, json = (Path(p) if p else None for p in (args.html, args.json))
+    data = load_data(args.data)
+    _, run_id = run_funnel(data, as_of, config, economics, routing, train, html, json)
+    for path in (json, html):
+        if path is not None:
+            print(f"wrote {path}")
+    print(f"logged: {run_url(run_id)}")
+    return 0
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    import json
+
+    import polars as pl
+
+    from features.errors import LeadscoreError
+    from features.tables import load_data, parse_moment, write_frame
+    from leadscore.progress import bar
+    from leadscore.settings import load_config
+    from serving.config import EconomicsConfig, RoutingConfig
+    from serving.rescore import rescore
+    from serving.scorer import ModelPair
+    from training import registry
+
+    routing = load_config(args.routing_config, RoutingConfig)
+    economics = load_config(args.economics_config, EconomicsConfig)
+    data = load_data(args.data)
+    as_of = parse_moment(args.as_of) if args.as_of else data.end
+    previous = None
+    if args.previous:
+        try:
+            reader = pl.read_parquet if args.previous.endswith(".parquet") else pl.read_csv
+            previous = reader(args.previous)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise LeadscoreError(f"--previous {args.previous}: cannot read ({exc})") from None
+    registry.configure()
+    pair = ModelPair.load(
+        registry.version_of(registry.CONVERSION, registry.CHAMPION),
+        registry.version_of(registry.VELOCITY, registry.CHAMPION),
+    )
+    with bar(f"rescoring the {args.pool} pool") as update:
+        result = rescore(data, pair, as_of, args.pool, routing, economics, previous, update)
+    path = write_frame(result.frame, args.out)
+    summary_path = path.with_name(path.stem + ".summary.json")
+    partial = summary_path.with_name(f".{summary_path.name}.partial")
+    partial.write_text(json.dumps(result.summary, indent=1))
+    partial.replace(summary_path)
+    summary = result.summary
+    run_id = registry.record_run(
+        "rescore",
+        {
+            "as_of": summary["as_of"],
+            "pool": args.pool,
+            "out": str(path),
+            "conversion_version": pair.conversion_version,
+            "velocity_version": pair.velocity_version,
+        },
+        {
+            k: float(v)
+            for k, v in summary.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        },
+        {"rescore_summary.json": summary},
+    )
+    print(f"{path}: {summary['leads']:,} leads of the {args.pool} pool as of {summary['as_of']}")
+    print(
+        f"  to active sales: {summary['to_active_sales']:,} (tier rule wanted "
+        f"{summary['tier_rule_to_active_sales']:,}; capacity {summary['capacity_per_day']} a "
+        f"day, {summary['held_back_by_capacity']:,} held back)"
+    )
+    if summary["recycled"] is not None:
+        print(
+            f"  recycled nurturing → active sales: {summary['recycled']:,}, expected value "
+            f"{summary['expected_value_moved_pln']:,.0f} PLN"
+        )
+    print(f"  tiers: {summary['tiers']}")
+    print(f"  by source: {summary['moved_by_source']}")
+    print(f"  summary: {summary_path}; {registry.run_url(run_id)}")
+    return 0
+
+
 def print_metrics(metrics: dict[str, float]) -> None:
     """Metrics as an aligned two-column table."""
     width = max(len(k) for k in metrics)
@@ -192,6 +299,28 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
     sim.set_defaults(handler=_simulate)
+
+    imp = commands.add_parser(
+        "import",
+        help="map a CRM export (x-education, bank-marketing, crm-opportunities) into a data folder",
+        description="Read the export at SRC (its folder or main file) with the mapping "
+        "configs/importers/KIND.yaml (or --mapping FILE for your own export) and write a "
+        "validated data folder with the train/features configs it needs. Leaky columns are "
+        "dropped and listed with the reason; --keep-leaky keeps one, with a warning.",
+    )
+    imp.add_argument("kind", metavar="KIND", help="x-education, bank-marketing, crm-opportunities")
+    imp.add_argument("src", metavar="SRC", help="the export: its folder or its main file")
+    imp.add_argument("--out", required=True, help="data folder to write (must be new or empty)")
+    imp.add_argument(
+        "--keep-leaky",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COL",
+        help="keep these leaky columns as attributes (metrics become optimistic)",
+    )
+    imp.add_argument("--mapping", default=None, help="mapping file instead of KIND's")
+    imp.set_defaults(handler=_import)
 
     feat = commands.add_parser(
         "features",
@@ -265,6 +394,55 @@ def _build_parser() -> argparse.ArgumentParser:
         "--economics-config", default=default_config("economics"), help="value of a lead"
     )
     srv.set_defaults(handler=_serve)
+
+    fun = commands.add_parser(
+        "funnel",
+        help="funnel economics from the data: conversion, velocity, CLV, nurture, model value",
+        description="Stage-to-stage conversion (overall, by source, partner and monthly "
+        "cohort, with Wilson intervals), deal velocity (Kaplan-Meier with open deals "
+        "censored), MRR, CLV and the allowable acquisition cost at the margin target, the "
+        "nurture pool, and — when a champion exists — what routing its top leads a day "
+        "catches against random order and simple rules. Only what was known before --as-of "
+        "counts. Printed as tables, optionally written as JSON and a self-contained HTML page, "
+        "and logged to MLflow as a run named funnel.",
+    )
+    fun.add_argument("--data", required=True, help="data folder")
+    fun.add_argument("--as-of", default=None, help="UTC moment, ISO 8601 (default: data's end)")
+    fun.add_argument("--html", default=None, help="write the HTML report here")
+    fun.add_argument("--json", default=None, help="write the figures as JSON here")
+    fun.add_argument("--config", default=default_config("funnel"), help="margin, ranking, rules")
+    fun.add_argument(
+        "--economics-config", default=default_config("economics"), help="MRR and lifetime"
+    )
+    fun.add_argument("--routing-config", default=default_config("routing"), help="sales capacity")
+    fun.add_argument("--train-config", default=default_config("train"), help="time split")
+    fun.set_defaults(handler=_funnel)
+
+    res = commands.add_parser(
+        "rescore",
+        help="rescore a pool of leads with the champion models; route the warm ones to sales",
+        description="Features, both champion models and the routing policy for every lead of "
+        "the pool at --as-of (default: the data's end); reasons for the leads sent to active "
+        "sales. Writes FILE atomically and FILE's stem + .summary.json; with --previous, marks "
+        "the leads that moved from nurturing to active sales (recycled).",
+    )
+    res.add_argument("--data", required=True, help="data folder")
+    res.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    res.add_argument("--as-of", default=None, help="UTC moment, ISO 8601 (default: data end)")
+    res.add_argument(
+        "--pool",
+        choices=("nurture", "open", "all"),
+        default="nurture",
+        help="which leads: latest stage NURTURE (default), open, or all",
+    )
+    res.add_argument("--previous", default=None, help="an earlier rescore output to compare")
+    res.add_argument(
+        "--routing-config", default=default_config("routing"), help="tiers and capacity"
+    )
+    res.add_argument(
+        "--economics-config", default=default_config("economics"), help="value of a lead"
+    )
+    res.set_defaults(handler=_rescore)
 
     val = commands.add_parser(
         "validate",

@@ -27,3 +27,19 @@ def steps(task: str) -> Iterator[Callable[[str], None]]:
         prev, since = current.pop()
         print(f"  {task}: {prev} done in {time.perf_counter() - since:.1f}s", file=sys.stderr)
     print(f"  {task}: finished in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+
+@contextmanager
+def bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """Yield `update(done, total)` driving a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = (description, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

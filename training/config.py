@@ -8,12 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SplitConfig(BaseModel):
-    """Leads are split by creation time: the oldest train, the newest test."""
+    """Leads are split by creation time: the oldest train, the newest test.
+
+    `random` is for data without real creation times (e.g. an export where every lead has the
+    same date): each lead goes to a split by a seeded hash of its id, with the same shares.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    mode: Literal["time", "random"] = "time"
     validation_share: float = Field(0.15, gt=0, lt=0.5)
     test_share: float = Field(0.15, gt=0, lt=0.5)
+    seed: int = Field(0, description="random mode: the salt of the lead-id hash")
 
 
 class BoosterParams(BaseModel):

@@ -4,11 +4,16 @@ Leads are split by creation time into train (oldest), validation and test (newes
 no lead is in two splits. Training rows also stop where validation begins: a training label
 never looks past the first validation lead's creation, so nothing learned comes from the
 period the model is judged on.
+
+Data without real creation times (every lead created at once) uses `split.mode: random`
+instead: each lead's cohort comes from a seeded hash of its id, with the same shares, so a
+lead keeps its cohort however the rest of the data changes.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +29,7 @@ from features.vectors import table_features, to_matrix
 from training.config import SplitConfig, TrainConfig
 
 SPLITS = ("train", "validation", "test")
+TIME_SPLIT = SplitConfig()
 
 
 @dataclass(frozen=True)
@@ -46,20 +52,35 @@ class TrainingSet:
     fingerprint: dict[str, object]
 
 
-def cohort_cutoffs(leads: pl.DataFrame, config: SplitConfig) -> dict[str, datetime]:
-    """Creation times where the validation and the test cohorts begin."""
+def cohort_cutoffs(
+    leads: pl.DataFrame, config: SplitConfig, end: datetime | None = None
+) -> dict[str, datetime]:
+    """Creation times where the validation and the test cohorts begin.
+
+    A random split has no such times: every cohort spans the whole period, so both cutoffs
+    are `end` (default: the last creation) and nothing is cut or censored early.
+    """
     created = leads[c.CREATED_AT].sort()
+    if config.mode == "random":
+        last = end if end is not None else created[-1]
+        return {"validation": last, "test": last}
     n = len(created)
     val_at = created[int(n * (1 - config.validation_share - config.test_share))]
     test_at = created[int(n * (1 - config.test_share))]
     return {"validation": val_at, "test": test_at}
 
 
-def assign_split(
-    snaps: pl.DataFrame, leads: pl.DataFrame, cutoffs: dict[str, datetime], horizon_days: int
-) -> pl.DataFrame:
-    """Label each snapshot with its lead's cohort; drop training rows that see validation."""
-    created = leads.select(c.LEAD_ID, c.CREATED_AT)
+def lead_splits(
+    leads: pl.DataFrame, cutoffs: dict[str, datetime], config: SplitConfig = TIME_SPLIT
+) -> pl.Series:
+    """Each lead's cohort, in the order of `leads`: by creation time, or by a hash of its id."""
+    if config.mode == "random":
+        u = _unit_hash(leads[c.LEAD_ID].to_list(), config.seed)
+        train_end = 1 - config.validation_share - config.test_share
+        split = np.where(
+            u < train_end, "train", np.where(u < 1 - config.test_share, "validation", "test")
+        )
+        return pl.Series("split", split, dtype=pl.String)
     split = (
         pl.when(pl.col(c.CREATED_AT) >= cutoffs["test"])
         .then(pl.lit("test"))
@@ -67,7 +88,34 @@ def assign_split(
         .then(pl.lit("validation"))
         .otherwise(pl.lit("train"))
     )
-    rows = snaps.join(created, on=c.LEAD_ID).with_columns(split=split)
+    return leads.select(split.alias("split")).to_series()
+
+
+def _unit_hash(ids: Sequence[str], seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per id, fixed by the id and the seed alone."""
+    digests = (
+        hashlib.blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest() for lead_id in ids
+    )
+    return np.array([int.from_bytes(d, "big") for d in digests], dtype=np.float64) / 2.0**64
+
+
+def assign_split(
+    snaps: pl.DataFrame,
+    leads: pl.DataFrame,
+    cutoffs: dict[str, datetime],
+    horizon_days: int,
+    config: SplitConfig = TIME_SPLIT,
+) -> pl.DataFrame:
+    """Label each snapshot with its lead's cohort; drop training rows that see validation.
+
+    A random split has no later period to protect: no row is dropped.
+    """
+    created = leads.select(c.LEAD_ID, c.CREATED_AT).with_columns(
+        lead_splits(leads, cutoffs, config)
+    )
+    rows = snaps.join(created, on=c.LEAD_ID)
+    if config.mode == "random":
+        return rows
     label_end = pl.col("as_of") + pl.duration(days=horizon_days)
     too_late = (pl.col("split") == "train") & (label_end > cutoffs["validation"])
     return rows.filter(~too_late)
@@ -80,8 +128,9 @@ def split_rows(
     snaps = build_snapshots(data, features, seed=config.seed).filter(
         pl.col("converted").is_not_null()
     )
-    cutoffs = cohort_cutoffs(data.leads, config.split)
-    return assign_split(snaps, data.leads, cutoffs, features.horizon_days), cutoffs
+    cutoffs = cohort_cutoffs(data.leads, config.split, data.end)
+    rows = assign_split(snaps, data.leads, cutoffs, features.horizon_days, config.split)
+    return rows, cutoffs
 
 
 def featurize(data: LeadData, spec: FeatureSpec, rows: pl.DataFrame) -> Split:
@@ -98,7 +147,7 @@ def build_training_set(data: LeadData, features: FeatureConfig, config: TrainCon
     A split may come out empty on short data; `check_sufficiency` then says so with counts.
     """
     rows, cutoffs = split_rows(data, features, config)
-    train_leads = data.leads.filter(pl.col(c.CREATED_AT) < cutoffs["validation"])
+    train_leads = data.leads.filter(lead_splits(data.leads, cutoffs, config.split) == "train")
     spec = FeatureSpec.fit(features, train_leads)
     splits = {
         name: featurize(data, spec, rows.filter(pl.col("split") == name).sort(c.LEAD_ID, "as_of"))

@@ -62,11 +62,12 @@ class ConversionModel:
     calibrator: Calibrator
     spec: FeatureSpec
 
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        return self.booster.predict(X, num_threads=1)
+    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Booster probabilities; one thread by default (a request is a few rows)."""
+        return self.booster.predict(X, num_threads=threads)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.calibrator.apply(self.raw(X))
+    def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        return self.calibrator.apply(self.raw(X, threads))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP in log-odds of the raw model: one column per feature, then the bias."""
@@ -114,8 +115,8 @@ class VelocityModel:
     period_days: int
     spec: FeatureSpec
 
-    def forecast(self, X: np.ndarray) -> VelocityForecast:
-        f = self.booster.predict(X, raw_score=True, num_threads=1)
+    def forecast(self, X: np.ndarray, threads: int = 1) -> VelocityForecast:
+        f = self.booster.predict(X, raw_score=True, num_threads=threads)
         hazard = 1 / (1 + np.exp(-(f[:, None] + np.asarray(self.baseline)[None, :])))
         survival = np.cumprod(1 - hazard, axis=1)
         cumulative = 1 - survival

@@ -145,3 +145,16 @@ def load_velocity(version: int, dest: Path) -> VelocityModel:
 
 def set_alias(name: str, alias: str, version: int) -> None:
     MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def record_run(
+    run_name: str, params: dict[str, object], metrics: dict[str, float], files: dict[str, object]
+) -> str:
+    """One MLflow run for an operation (rescore, funnel): params, metrics, JSON artifacts."""
+    configure()
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        for name, content in files.items():
+            mlflow.log_dict(content, name)
+    return run.info.run_id

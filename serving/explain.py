@@ -1,0 +1,131 @@
+"""Why a lead scored as it did: exact TreeSHAP reasons, the fit/engagement split, input notes.
+
+The definitions, in one place. LightGBM's TreeSHAP (`pred_contrib`) splits the booster's raw
+log-odds of a lead exactly: raw = bias + Σ_static φ_j + Σ_behaviour φ_j, where bias is the
+training average and φ_j feature j's contribution. With the calibrator `cal` and σ(z)=1/(1+e^-z):
+
+    score      = 100 · cal(σ(raw))                     = 100 × probability
+    fit        = 100 · cal(σ(bias + Σ_static φ_j))     the score from static attributes alone
+    engagement = 100 · cal(σ(bias + Σ_behaviour φ_j))  the score from behaviour alone
+
+"Alone" means the other part held at the training average (its contributions zero), so fit and
+engagement are on the score's own 0–100 scale: fit 40 with engagement 5 is a good match that
+has not shown interest yet. They do not add up to the score; probabilities don't.
+Reasons: the three largest positive and the three most negative φ_j, each with the value the
+model saw (raw attribute values, not category codes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.contract import LEAD_NOT_ATTRIBUTES
+from features.spec import FeatureSpec
+from features.vectors import FeatureBlock, LeadRecord, to_ms
+from training.models import ConversionModel
+
+TOP = 3
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def split_scores(
+    model: ConversionModel, contributions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, engagement) on the 0–100 score scale, from TreeSHAP contributions (+ bias column)."""
+    n_behaviour = len(model.spec.behaviour_names)
+    bias = contributions[:, -1]
+    behaviour = contributions[:, :n_behaviour].sum(axis=1)
+    static = contributions[:, n_behaviour:-1].sum(axis=1)
+    fit = 100 * model.calibrator.apply(_sigmoid(bias + static))
+    engagement = 100 * model.calibrator.apply(_sigmoid(bias + behaviour))
+    return np.round(fit, 1), np.round(engagement, 1)
+
+
+def _shown(value: Any) -> float | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    number = float(value)
+    return None if math.isnan(number) else round(number, 4)
+
+
+def top_reasons(
+    spec: FeatureSpec, block: FeatureBlock, contributions: np.ndarray, k: int = TOP
+) -> list[dict[str, list[dict[str, Any]]]]:
+    """Per lead: {"up": k largest positive contributions, "down": k most negative}."""
+    names = spec.feature_names
+    n_behaviour = len(spec.behaviour_names)
+    phi = contributions[:, :-1]
+    order = np.argsort(phi, axis=1, kind="stable")
+    out = []
+    for i in range(len(phi)):
+
+        def reason(j: int, i: int = i) -> dict[str, Any]:
+            raw = block.behaviour[i, j] if j < n_behaviour else block.static[names[j]][i]
+            return {"feature": names[j], "value": _shown(raw), "contribution": round(phi[i, j], 4)}
+
+        up = [int(j) for j in order[i, ::-1][:k] if phi[i, j] > 0]
+        down = [int(j) for j in order[i, :k] if phi[i, j] < 0]
+        out.append({"up": [reason(j) for j in up], "down": [reason(j) for j in down]})
+    return out
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something about the input the model could not use as sent; `kind` labels /metrics."""
+
+    kind: str
+    text: str
+
+
+def input_notes(
+    spec: FeatureSpec, records: Sequence[LeadRecord], block: FeatureBlock, X: np.ndarray
+) -> list[list[Note]]:
+    """Per lead: ignored late events, unknown event types, unseen categories, unused attributes.
+
+    None of these is an error: clocks skew, marketing adds event types, new countries appear.
+    """
+    known_types = set(spec.config.event_types)
+    static_start = len(spec.behaviour_names)
+    out = []
+    for i, record in enumerate(records):
+        notes: list[Note] = []
+        late = sum(to_ms(ts) >= block.as_of_ms[i] for ts, _ in record.events)
+        if late:
+            notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
+        unknown = Counter(kind for _, kind in record.events if kind not in known_types)
+        notes += [
+            Note(
+                "unknown_event_type",
+                f"event type {kind!r} ({n}×) is not a model feature: counted as other",
+            )
+            for kind, n in sorted(unknown.items())
+        ]
+        for j, name in enumerate(spec.categories, start=static_start):
+            raw = block.static[name][i]
+            if raw is not None and math.isnan(X[i, j]):
+                notes.append(
+                    Note(
+                        "unknown_category",
+                        f"{name} {raw!r} unseen in training (or too rare): scored as missing",
+                    )
+                )
+        unused = sorted(
+            name
+            for name in record.attributes
+            if name not in spec.static_names or name in LEAD_NOT_ATTRIBUTES
+        )
+        notes += [
+            Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
+            for name in unused
+        ]
+        out.append(notes)
+    return out

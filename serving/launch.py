@@ -1,0 +1,58 @@
+"""Start the scoring service: check that champions exist, then run BentoML's HTTP server.
+
+Checking here, before any worker starts, turns "no model to serve" into one line and exit 1
+instead of workers that crash and restart. The resolved settings travel to every worker as
+the service's arguments, with relative paths made absolute first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from serving.config import ServiceSettings
+from serving.example import curl_command
+from serving.guard import TOKEN_ENV
+from training import registry
+
+SERVICE = "serving.service:LeadScoring"
+
+
+def check_champions() -> tuple[int, int]:
+    """Versions of both champions; LeadscoreError (one clear line) when either is missing."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "creating tables" chatter
+    registry.configure()
+    return (
+        registry.version_of(registry.CONVERSION, registry.CHAMPION),
+        registry.version_of(registry.VELOCITY, registry.CHAMPION),
+    )
+
+
+def serve(settings: ServiceSettings) -> None:
+    """Serve until interrupted (blocking)."""
+    conversion, velocity = check_champions()
+    ledger = str(Path(settings.serve.capacity_ledger).resolve())
+    settings = settings.model_copy(
+        update={"serve": settings.serve.model_copy(update={"capacity_ledger": ledger})}
+    )
+    # Each model reload would otherwise draw a download progress bar into the server log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    url = f"http://{settings.serve.host}:{settings.serve.port}"
+    token_env = TOKEN_ENV if os.environ.get(TOKEN_ENV) else None
+    print(
+        f"serving {registry.CONVERSION} v{conversion} + {registry.VELOCITY} v{velocity} "
+        f"on {url} with {settings.serve.workers} workers; ready when {url}/readyz says so "
+        f"(about 10 s). Docs: {url}/ — try:\n\n  {curl_command(url, token_env)}\n",
+        flush=True,
+    )
+    import bentoml  # heavy: only once there is something to serve
+
+    bentoml.serve(
+        SERVICE,
+        host=settings.serve.host,
+        port=settings.serve.port,
+        working_dir=os.getcwd(),
+        blocking=True,
+        args=settings.model_dump(mode="json"),
+    )

@@ -1,0 +1,218 @@
+"""Nightly rescoring of a pool of leads: who warmed up and goes back to sales, and why.
+
+Same features (features/), same models and the same scorer as POST /score, so a lead gets the
+same numbers in the batch as from the endpoint for the same as_of. The batch differs only in
+what it skips: TreeSHAP reasons are computed only for leads routed to active sales, the rows a
+rep will read. Features are built in one vectorised pass; scoring runs in chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from features import contract as c
+from features.errors import LeadscoreError
+from features.tables import LeadData
+from features.vectors import FeatureBlock, open_leads, table_features, to_matrix, to_ms
+from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
+from serving.routing import CapacityLedger, apply_capacity
+from serving.scorer import ModelPair, Scores, explain_rows, score_block
+
+POOLS = ("nurture", "open", "all")
+CHUNK = 50_000
+THREADS = 2  # the batch owns the machine; a request scores on one thread
+Progress = Callable[[int, int], None]
+
+
+def pool_leads(data: LeadData, as_of: datetime, pool: str) -> list[str]:
+    """Lead ids of a pool at as_of: `nurture` (latest stage NURTURE), `open`, or `all`."""
+    if pool == "open":
+        return open_leads(data, as_of)
+    moment = pl.lit(as_of).cast(pl.Datetime("us", "UTC"))
+    created = data.leads.filter(pl.col(c.CREATED_AT) < moment).select(c.LEAD_ID)
+    if pool == "all":
+        return created[c.LEAD_ID].to_list()
+    if pool != "nurture":
+        raise LeadscoreError(f"--pool must be one of {', '.join(POOLS)}, got {pool!r}")
+    latest = (
+        data.stages.filter(pl.col(c.TS) < moment)
+        .sort(c.TS)
+        .group_by(c.LEAD_ID)
+        .agg(pl.col(c.STAGE).last())
+        .filter(pl.col(c.STAGE) == c.NURTURE)
+        .select(c.LEAD_ID)
+    )
+    return created.join(latest, on=c.LEAD_ID, maintain_order="left")[c.LEAD_ID].to_list()
+
+
+@dataclass(frozen=True)
+class Rescored:
+    frame: pl.DataFrame
+    summary: dict[str, Any]
+
+
+def rescore(
+    data: LeadData,
+    pair: ModelPair,
+    as_of: datetime,
+    pool: str,
+    routing: RoutingConfig,
+    economics: EconomicsConfig,
+    previous: pl.DataFrame | None = None,
+    progress: Progress = lambda done, total: None,
+) -> Rescored:
+    """Score every lead of the pool at as_of, route it, explain the ones sent to sales."""
+    ids = pool_leads(data, as_of, pool)
+    if not ids:
+        raise LeadscoreError(f"no leads in the {pool} pool before {as_of.isoformat()}")
+    spec = pair.conversion.spec
+    block = table_features(data, spec, ids, np.full(len(ids), to_ms(as_of)))
+    X = to_matrix(spec, block)
+    velocity_X = (
+        X
+        if pair.same_features
+        else to_matrix(
+            pair.velocity.spec,
+            table_features(data, pair.velocity.spec, ids, np.full(len(ids), to_ms(as_of))),
+        )
+    )
+    parts: list[Scores] = []
+    for start in range(0, len(ids), CHUNK):
+        rows = np.arange(start, min(start + CHUNK, len(ids)))
+        parts.append(
+            score_block(
+                pair, block.take(rows), X[rows], velocity_X[rows], routing, economics, explain=False
+            )
+        )
+        progress(int(rows[-1]) + 1, len(ids))
+    routes = [r for part in parts for r in part.route]
+    reasons = [r for part in parts for r in part.route_reason]
+    wanted = routes.count(ACTIVE_SALES)
+    probability = np.concatenate([part.probability for part in parts])
+    if routing.capacity is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day)
+            routes, reasons = apply_capacity(
+                ids, [as_of.date()] * len(ids), probability, routes, reasons, ledger
+            )
+            ledger.close()
+    active = np.array([route == ACTIVE_SALES for route in routes])
+    explained = _explanations(pair, block, X, active)
+    frame = _frame(parts, routes, reasons, explained, data, pair)
+    if previous is not None:
+        frame = _against_previous(frame, previous)
+    return Rescored(frame, summarise(frame, routing, wanted, pool, as_of))
+
+
+def _explanations(
+    pair: ModelPair, block: FeatureBlock, X: np.ndarray, active: np.ndarray
+) -> list[str | None]:
+    """Top reasons (JSON) for the rows routed to active sales; None elsewhere."""
+    out: list[str | None] = [None] * len(active)
+    rows = np.flatnonzero(active)
+    if len(rows):
+        _, _, reasons = explain_rows(pair, block.take(rows), X[rows])
+        for i, reason in zip(rows, reasons, strict=True):
+            out[i] = json.dumps(reason)
+    return out
+
+
+def _frame(
+    parts: list[Scores],
+    routes: list[str],
+    reasons: list[str],
+    explained: list[str | None],
+    data: LeadData,
+    pair: ModelPair,
+) -> pl.DataFrame:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in parts])
+
+    ids = [lead for part in parts for lead in part.lead_ids]
+    model = pair.describe()
+    frame = pl.DataFrame(
+        {
+            c.LEAD_ID: pl.Series(ids, dtype=pl.String),
+            "as_of": pl.Series(cat("as_of_ms"), dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")),
+            "probability": cat("probability"),
+            "score": cat("score"),
+            "tier": [t for part in parts for t in part.tier],
+            "route": routes,
+            "route_reason": reasons,
+            "expected_days_to_contract": cat("expected_days_to_contract"),
+            "p_contract_30d": cat("p_contract_30d"),
+            "expected_value_pln": cat("expected_value_pln"),
+            "reasons": pl.Series(explained, dtype=pl.String),
+            "conversion_version": model["conversion"]["version"],
+            "velocity_version": model["velocity"]["version"],
+            "feature_spec": model["feature_spec"],
+        }
+    )
+    origin = data.leads.select(
+        c.LEAD_ID,
+        c.SOURCE,
+        pl.col(c.PARTNER_ID)
+        if c.PARTNER_ID in data.leads.columns
+        else pl.lit(None, pl.String).alias(c.PARTNER_ID),
+    )
+    return frame.join(origin, on=c.LEAD_ID, how="left", maintain_order="left")
+
+
+def _against_previous(frame: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Previous score and route per lead; `recycled` = moved from nurturing to active sales."""
+    missing = [col for col in (c.LEAD_ID, "score", "route") if col not in previous.columns]
+    if missing:
+        raise LeadscoreError(
+            f"--previous: missing column {', '.join(missing)} "
+            "(expected a file written by `leadscore rescore`)"
+        )
+    before = previous.select(
+        c.LEAD_ID,
+        pl.col("score").alias("previous_score"),
+        pl.col("route").alias("previous_route"),
+    ).unique(c.LEAD_ID, keep="last")
+    joined = frame.join(before, on=c.LEAD_ID, how="left", maintain_order="left")
+    recycled = (pl.col("previous_route") == NURTURING) & (pl.col("route") == ACTIVE_SALES)
+    return joined.with_columns(recycled=recycled.fill_null(False))
+
+
+def summarise(
+    frame: pl.DataFrame, routing: RoutingConfig, wanted: int, pool: str, as_of: datetime
+) -> dict[str, Any]:
+    """What moved: counts to active sales by source and partner, tiers, value, capacity.
+
+    `wanted` is how many leads the tier rule alone would send to sales: set against the
+    capacity, it says whether sales can take what the pool offers.
+    """
+    to_sales = frame.filter(pl.col("route") == ACTIVE_SALES)
+    moved = to_sales.filter(pl.col("recycled")) if "recycled" in frame.columns else to_sales
+    capacity = routing.capacity.leads_per_day if routing.capacity is not None else None
+
+    def counts(by: str) -> dict[str, int]:
+        grouped = moved.group_by(by).len().sort(["len", by], descending=[True, False])
+        return {str(k): int(v) for k, v in grouped.iter_rows()}
+
+    tiers = frame.group_by("tier").len().sort("tier")
+    return {
+        "as_of": as_of.isoformat(),
+        "pool": pool,
+        "leads": frame.height,
+        "to_active_sales": to_sales.height,
+        "recycled": int(frame["recycled"].sum()) if "recycled" in frame.columns else None,
+        "moved_by_source": counts(c.SOURCE),
+        "moved_by_partner": counts(c.PARTNER_ID),
+        "tiers": {str(t): int(n) for t, n in tiers.iter_rows()},
+        "expected_value_moved_pln": float(moved["expected_value_pln"].sum()),
+        "tier_rule_to_active_sales": wanted,
+        "capacity_per_day": capacity,
+        "held_back_by_capacity": wanted - to_sales.height,
+    }

@@ -1,0 +1,111 @@
+"""Where a lead goes: its tier's route, then the daily active-sales capacity.
+
+Two rules, applied in order, and `route_reason` names the one that decided:
+1. tier — the first tier (from the best down) whose min_score the score reaches gives the
+   tier and its route (configs/routing.yaml);
+2. capacity — at most reps × leads_per_rep_per_day different leads a day (UTC, by as_of) go
+   to active sales. A lead that already holds a place that day keeps it however often it is
+   rescored; once the day is full, further active-sales leads go to nurturing. The places live
+   in a small SQLite file so that every worker process counts the same day.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from serving.config import ACTIVE_SALES, NURTURING, Route, RoutingConfig
+
+KEEP_DAYS = 7
+
+
+def assign_tiers(
+    score: np.ndarray, routing: RoutingConfig
+) -> tuple[list[str], list[Route], list[str]]:
+    """(tier, route, route_reason) per score, by the tier rule alone."""
+    floors = np.array([rule.min_score for rule in routing.tiers])
+    first = np.argmax(np.asarray(score)[:, None] >= floors[None, :], axis=1)
+    rules = [routing.tiers[k] for k in first]
+    reasons = [
+        f"tier {rule.tier}: score ≥ {rule.min_score:g} routes to {rule.route}" for rule in rules
+    ]
+    return [rule.tier for rule in rules], [rule.route for rule in rules], reasons
+
+
+class CapacityLedger:
+    """Today's active-sales places, shared by processes through one SQLite file."""
+
+    def __init__(self, path: Path, leads_per_day: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.leads_per_day = leads_per_day
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS places (day TEXT, lead_id TEXT, PRIMARY KEY (day, lead_id))"
+        )
+        self._pruned: date | None = None
+
+    def claim(self, day: date, lead_ids: Sequence[str]) -> list[bool]:
+        """Give places on `day` in the order asked; True where the lead holds one (new or not)."""
+        key = day.isoformat()
+        granted: list[bool] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._prune(day)
+                taken = self._db.execute("SELECT COUNT(*) FROM places WHERE day = ?", (key,))
+                used = taken.fetchone()[0]
+                for lead_id in lead_ids:
+                    held = self._db.execute(
+                        "SELECT 1 FROM places WHERE day = ? AND lead_id = ?", (key, lead_id)
+                    ).fetchone()
+                    if held is None and used < self.leads_per_day:
+                        self._db.execute("INSERT INTO places VALUES (?, ?)", (key, lead_id))
+                        used += 1
+                        held = (1,)
+                    granted.append(held is not None)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return granted
+
+    def _prune(self, day: date) -> None:
+        if self._pruned != day:
+            cutoff = (day - timedelta(days=KEEP_DAYS)).isoformat()
+            self._db.execute("DELETE FROM places WHERE day < ?", (cutoff,))
+            self._pruned = day
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def apply_capacity(
+    lead_ids: Sequence[str],
+    days: Sequence[date],
+    probability: np.ndarray,
+    routes: list[Route],
+    reasons: list[str],
+    ledger: CapacityLedger,
+) -> tuple[list[Route], list[str]]:
+    """Routes after the capacity rule; the likeliest leads of a batch claim places first."""
+    routes, reasons = list(routes), list(reasons)
+    wanted = [i for i, route in enumerate(routes) if route == ACTIVE_SALES]
+    wanted.sort(key=lambda i: -probability[i])
+    for day in sorted({days[i] for i in wanted}):
+        rows = [i for i in wanted if days[i] == day]
+        for i, ok in zip(rows, ledger.claim(day, [lead_ids[i] for i in rows]), strict=True):
+            if not ok:
+                routes[i] = NURTURING
+                reasons[i] = (
+                    f"capacity: all {ledger.leads_per_day} active-sales places of "
+                    f"{day.isoformat()} are taken"
+                )
+    return routes, reasons

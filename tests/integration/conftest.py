@@ -1,0 +1,46 @@
+"""Fixtures of the service tests: models trained once a session, and one running server.
+
+The store gets two trainings of the simulated folder: v1 (champion) and v2 (challenger), so
+that a test can promote while a service runs (tests/integration/harness.py has the helpers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import FEATURES, TOKEN, TRAINING, Server, Store, start_server, using
+
+from features.tables import LeadData, load_data
+from training.train import train
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory, sim_dir: Path) -> Store:
+    """v1 (champion) and v2 (challenger) of both models, trained with different seeds."""
+    trained = Store(tmp_path_factory.mktemp("registry"))
+    data = load_data(sim_dir)
+    with using(trained):
+        for seed in (0, 1):
+            train(data, sim_dir, FEATURES, TRAINING.model_copy(update={"seed": seed}))
+    return trained
+
+
+@pytest.fixture(scope="session")
+def data(sim_dir: Path) -> LeadData:
+    return load_data(sim_dir)
+
+
+@pytest.fixture(scope="session")
+def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The service on v1 with auth on, small limits and room for every lead of the tests."""
+    running = start_server(
+        store,
+        tmp_path_factory.mktemp("server"),
+        token=TOKEN,
+        serve={"max_body_bytes": 2 * 2**20, "max_batch_leads": 100},
+        routing={"capacity": {"reps": 100, "leads_per_rep_per_day": 1000}},
+    )
+    yield running
+    running.stop()
