@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -18,7 +19,7 @@ from features.config import FeatureConfig
 from features.tables import load_data
 from leadscore.cli import main
 from leadscore.funnel import FunnelConfig, FunnelFigures, funnel_figures
-from leadscore.funnel_report import run_funnel
+from leadscore.funnel_report import build_report, run_funnel
 from leadscore.settings import default_config, load_config
 from leadscore.simulate import SimulationConfig, run_simulation
 from serving.config import EconomicsConfig, RoutingConfig
@@ -176,7 +177,10 @@ def test_model_routing_beats_random_order_and_is_logged(
     # configs/features.yaml's sampling is the champion's (0.5 here): 300 × 0.5 / 7 ≈ 21.
     assert r.leads_per_snapshot_day == 21
     assert r.sqls > 30 and r.contracts > 0
-    assert r.model.sql_share > 1.5 * r.random.sql_share
+    # 300 leads a day nearly covers a pool fed by 1,500 leads a month: random order already
+    # catches ~70% of the SQLs here, the model ~90% (on 10,000 a month: 25% against 11%).
+    assert r.model.sql_share > r.random.sql_share + 0.1
+    assert r.model.sql_share > max(rule.sql_share for rule in r.rules)
     assert r.best_rule == max(r.rules, key=lambda rule: rule.sql).strategy
     assert {rule.strategy for rule in r.rules} == {rule.name for rule in CONFIG.rules}
     for strategy in ("model", "random", "best_rule"):
@@ -192,3 +196,9 @@ def test_model_routing_beats_random_order_and_is_logged(
     metrics = mlflow.get_run(run_id).data.metrics
     assert metrics["routing_model_sql_share"] == pytest.approx(r.model.sql_share)
     assert metrics["routing_best_rule_sql_share"] <= 1.0
+    # Cut before the data the champion saw, its "test period" may hold its training leads.
+    early = build_report(
+        load_data(sim_dir), datetime(2024, 10, 1, tzinfo=UTC), CONFIG, ECONOMICS, ROUTING, TRAIN
+    )
+    assert early.routing is not None and early.routing.test_from < early.figures.as_of
+    assert any("may have learned" in note for note in early.notes)
