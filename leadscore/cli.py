@@ -176,8 +176,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _funnel(args: argparse.Namespace) -> int:
     from features.tables import load_data, parse_moment
-    from leadscore.funnel import FunnelConfig
-    from leadscore.funnel_report import run_funnel
+    from leadscore.funnel.figures import FunnelConfig
+    from leadscore.funnel.report import run_funnel
     from leadscore.settings import load_config
     from serving.config import EconomicsConfig, RoutingConfig
     from training.config import TrainConfig

@@ -18,8 +18,8 @@ from features import contract as c
 from features.config import FeatureConfig
 from features.tables import load_data
 from leadscore.cli import main
-from leadscore.funnel import FunnelConfig, FunnelFigures, funnel_figures
-from leadscore.funnel_report import build_report, run_funnel
+from leadscore.funnel.figures import FunnelConfig, FunnelFigures, funnel_figures
+from leadscore.funnel.report import build_report, run_funnel
 from leadscore.settings import default_config, load_config
 from leadscore.simulate import SimulationConfig, run_simulation
 from serving.config import EconomicsConfig, RoutingConfig

@@ -1,7 +1,7 @@
 """Funnel economics against hand computations on a small, hand-made funnel.
 
 Every expected number below is worked out by hand in the comments from the tables defined
-here, following the definitions of leadscore/funnel_facts.py.
+here, following the definitions of leadscore/funnel/facts.py.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from features.errors import LeadscoreError
 from features.tables import load_data
-from leadscore.funnel import FunnelConfig, FunnelFigures, RoutingRule, funnel_figures
-from leadscore.funnel_facts import wilson
-from leadscore.funnel_routing import captured, check_rules, rule_score
+from leadscore.funnel.facts import wilson
+from leadscore.funnel.figures import FunnelConfig, FunnelFigures, RoutingRule, funnel_figures
+from leadscore.funnel.routing import captured, check_rules, rule_score
 from leadscore.settings import default_config, load_config
 from serving.config import EconomicsConfig
 from training.metrics import recall_at_capacity

@@ -5,9 +5,9 @@ velocity, MRR, customer lifetime value and what a customer may cost to win. Mana
 them from memory; `funnel_figures` recomputes them from their own data so the two can be set
 side by side, with Wilson intervals wherever a figure rests on few leads (a partner with 3
 leads and 1 deal is not the best partner). Pure: LeadData in, frozen results out. What is
-counted is defined once in `leadscore/funnel_facts.py`; velocity and the nurture pool are in
-`leadscore/funnel_time.py`, the model-routing comparison in `leadscore/funnel_routing.py`,
-printing, files and MLflow in `leadscore/funnel_report.py`.
+counted is defined once in `leadscore/funnel/facts.py`; velocity and the nurture pool are in
+`leadscore/funnel/velocity.py`, the model-routing comparison in `leadscore/funnel/routing.py`,
+printing, files and MLflow in `leadscore/funnel/report.py`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features import contract as c
 from features.tables import LeadData
-from leadscore.funnel_facts import COUNTS, NAN, Rate, known_at, lead_facts, wilson
-from leadscore.funnel_time import Nurture, Velocity, nurture, velocity
+from leadscore.funnel.facts import COUNTS, NAN, Rate, known_at, lead_facts, wilson
+from leadscore.funnel.velocity import Nurture, Velocity, nurture, velocity
 from serving.config import EconomicsConfig
 
 Row = dict[str, Any]

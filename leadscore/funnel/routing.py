@@ -25,7 +25,7 @@ import polars as pl
 from features import contract as c
 from features.errors import LeadscoreError
 from features.tables import LeadData
-from leadscore.funnel import FunnelConfig, RoutingRule
+from leadscore.funnel.figures import FunnelConfig, RoutingRule
 from training import registry
 from training.config import TrainConfig
 from training.dataset import featurize, split_rows

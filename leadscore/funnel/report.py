@@ -1,8 +1,8 @@
 """`leadscore funnel`'s outputs: terminal tables, JSON, a self-contained HTML page, MLflow.
 
-The figures come from `leadscore/funnel.py` (and the champion comparison from
-`leadscore/funnel_routing.py`); this module assembles and delivers them. The tables of
-`leadscore/funnel_tables.py` are rendered twice, by rich and as HTML, so the two agree. The
+The figures come from `leadscore/funnel/figures.py` (and the champion comparison from
+`leadscore/funnel/routing.py`); this module assembles and delivers them. The tables of
+`leadscore/funnel/tables.py` are rendered twice, by rich and as HTML, so the two agree. The
 HTML opens offline: no scripts, no links out, images inlined as data: URIs.
 """
 
@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from features.tables import LeadData
-from leadscore import funnel_plots as plots
-from leadscore.funnel import FunnelConfig, FunnelFigures, funnel_figures
-from leadscore.funnel_facts import known_at
-from leadscore.funnel_routing import RoutingValue, load_champion, routing_value, trained_until
-from leadscore.funnel_tables import tables
+from leadscore.funnel import plots
+from leadscore.funnel.facts import known_at
+from leadscore.funnel.figures import FunnelConfig, FunnelFigures, funnel_figures
+from leadscore.funnel.routing import RoutingValue, load_champion, routing_value, trained_until
+from leadscore.funnel.tables import tables
 from serving.config import EconomicsConfig, RoutingConfig
 from training import registry
 from training.config import TrainConfig

@@ -1,6 +1,6 @@
 """The funnel over time: how long deals take to sign, and the pool of leads not ready yet.
 
-Both read the per-lead facts of `leadscore/funnel_facts.py` at the report's as-of moment.
+Both read the per-lead facts of `leadscore/funnel/facts.py` at the report's as-of moment.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import polars as pl
 from lifelines import KaplanMeierFitter
 
 from features import contract as c
-from leadscore.funnel_facts import NAN, Rate, days, quartiles, wilson
+from leadscore.funnel.facts import NAN, Rate, days, quartiles, wilson
 
 
 @dataclass(frozen=True)

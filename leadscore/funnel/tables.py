@@ -1,6 +1,6 @@
 """The funnel report's tables as rows of strings, built once for the terminal and the HTML.
 
-Keeping the layout here (and the rendering in `leadscore/funnel_report.py`) means the rich
+Keeping the layout here (and the rendering in `leadscore/funnel/report.py`) means the rich
 tables and the HTML page cannot disagree on a figure or its rounding.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from leadscore.funnel import FunnelFigures, Group, Partners
-from leadscore.funnel_facts import Rate
-from leadscore.funnel_routing import Capture, RoutingValue
+from leadscore.funnel.facts import Rate
+from leadscore.funnel.figures import FunnelFigures, Group, Partners
+from leadscore.funnel.routing import Capture, RoutingValue
 
 Cells = tuple[str, ...]
 

@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from leadscore.funnel import FunnelFigures, Group
-from leadscore.funnel_routing import RoutingValue
-from leadscore.funnel_time import Velocity
+from leadscore.funnel.figures import FunnelFigures, Group
+from leadscore.funnel.routing import RoutingValue
+from leadscore.funnel.velocity import Velocity
 
 
 def funnel(figures: FunnelFigures) -> Figure:
