@@ -150,18 +150,27 @@ def _static_value(lead: LeadRecord, name: str) -> Any:
     return lead.attributes.get(name)
 
 
-def open_leads(data: LeadData, as_of: datetime) -> list[str]:
-    """Leads created before `as_of` that are not WON or LOST at `as_of` (their last stage)."""
+def leads_at(data: LeadData, as_of: datetime) -> pl.DataFrame:
+    """Leads created before `as_of`, each with its latest stage then (null: none yet).
+
+    Stages at the same instant keep their file order, the later row winning.
+    """
     moment = pl.lit(as_of).cast(pl.Datetime("us", "UTC"))
     created = data.leads.filter(pl.col(c.CREATED_AT) < moment).select(c.LEAD_ID)
     latest = (
         data.stages.filter(pl.col(c.TS) < moment)
-        .sort(c.TS)
+        .sort(c.TS, maintain_order=True)
         .group_by(c.LEAD_ID)
         .agg(pl.col(c.STAGE).last())
     )
-    closed = latest.filter(pl.col(c.STAGE).is_in(c.CLOSED_STAGES)).select(c.LEAD_ID)
-    return created.join(closed, on=c.LEAD_ID, how="anti")[c.LEAD_ID].to_list()
+    return created.join(latest, on=c.LEAD_ID, how="left", maintain_order="left")
+
+
+def open_leads(data: LeadData, as_of: datetime) -> list[str]:
+    """Leads created before `as_of` that are not WON or LOST at `as_of` (their last stage)."""
+    stage = pl.col(c.STAGE)
+    leads = leads_at(data, as_of).filter(stage.is_null() | ~stage.is_in(c.CLOSED_STAGES))
+    return leads[c.LEAD_ID].to_list()
 
 
 def block_frame(spec: FeatureSpec, block: FeatureBlock) -> pl.DataFrame:

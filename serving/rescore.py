@@ -22,7 +22,14 @@ import polars as pl
 from features import contract as c
 from features.errors import LeadscoreError
 from features.tables import LeadData
-from features.vectors import FeatureBlock, open_leads, table_features, to_matrix, to_ms
+from features.vectors import (
+    FeatureBlock,
+    leads_at,
+    open_leads,
+    table_features,
+    to_matrix,
+    to_ms,
+)
 from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
 from serving.routing import CapacityLedger, apply_capacity
 from serving.scorer import ModelPair, Scores, explain_rows, score_block
@@ -37,21 +44,12 @@ def pool_leads(data: LeadData, as_of: datetime, pool: str) -> list[str]:
     """Lead ids of a pool at as_of: `nurture` (latest stage NURTURE), `open`, or `all`."""
     if pool == "open":
         return open_leads(data, as_of)
-    moment = pl.lit(as_of).cast(pl.Datetime("us", "UTC"))
-    created = data.leads.filter(pl.col(c.CREATED_AT) < moment).select(c.LEAD_ID)
-    if pool == "all":
-        return created[c.LEAD_ID].to_list()
-    if pool != "nurture":
+    if pool not in POOLS:
         raise LeadscoreError(f"--pool must be one of {', '.join(POOLS)}, got {pool!r}")
-    latest = (
-        data.stages.filter(pl.col(c.TS) < moment)
-        .sort(c.TS)
-        .group_by(c.LEAD_ID)
-        .agg(pl.col(c.STAGE).last())
-        .filter(pl.col(c.STAGE) == c.NURTURE)
-        .select(c.LEAD_ID)
-    )
-    return created.join(latest, on=c.LEAD_ID, maintain_order="left")[c.LEAD_ID].to_list()
+    leads = leads_at(data, as_of)
+    if pool == "nurture":
+        leads = leads.filter(pl.col(c.STAGE) == c.NURTURE)
+    return leads[c.LEAD_ID].to_list()
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ _REQUIREMENTS = ["lightgbm", "mlflow", "numpy", "pandas", "polars", "pydantic", 
 def configure() -> str:
     """Point MLflow at the configured store (creating ./mlruns for the default) and return it."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    # Downloads of model files are small and quick; their progress bars only clutter output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri == DEFAULT_TRACKING_URI:
         Path("mlruns").mkdir(exist_ok=True)
     mlflow.set_tracking_uri(uri)
