@@ -4,8 +4,9 @@ Each lead is looked at from its MQL moment (its creation where it has no MQL sta
 every `snapshot_every_days` while it is open — no SQL, WON or LOST as its latest stage, so a
 lead recycled into NURTURE is looked at again. Labels come from after as_of only:
 
-- `converted`: reached SQL in [as_of, as_of + horizon). When no SQL came and the horizon runs
-  past the end of the data, the outcome is unknown: null, never a negative.
+- `converted`: reached SQL in [as_of, as_of + horizon). When the horizon runs past the end of
+  the data the outcome is unknown: null, never a negative — and never a positive either, since
+  keeping the early SQLs of such rows but not their misses would inflate the newest rates.
 - `days_to_contract` / `event_observed`: days from creation to the first WON after as_of, or to
   the end of the data with `event_observed = False` (censored, never "never closes").
 """
@@ -56,11 +57,11 @@ def build_snapshots(data: LeadData, config: FeatureConfig, seed: int = 0) -> pl.
     snaps = _next(snaps, data.stages, c.WON, "next_won")
     horizon = pl.duration(days=config.horizon_days)
     converted = (
-        pl.when(pl.col("next_sql") < pl.col("as_of") + horizon)
+        pl.when(pl.col("as_of") + horizon > end)
+        .then(None)
+        .when(pl.col("next_sql") < pl.col("as_of") + horizon)
         .then(1)
-        .when(pl.col("as_of") + horizon <= end)
-        .then(0)
-        .otherwise(None)
+        .otherwise(0)
         .cast(pl.Int8)
     )
     contract_at = pl.coalesce("next_won", pl.lit(end))

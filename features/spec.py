@@ -69,10 +69,11 @@ class FeatureSpec:
         categorical, numeric = static_columns(config, leads)
         categories: dict[str, tuple[str, ...]] = {}
         for name in categorical:
+            values = leads[name]
+            if values.dtype != pl.String:  # spelled as encode_static will look them up
+                values = pl.Series(name, [_text(v) for v in values.to_list()], dtype=pl.String)
             counts = (
-                leads[name]
-                .cast(pl.String)
-                .drop_nulls()
+                values.drop_nulls()
                 .value_counts(sort=True, name="n")
                 .filter(pl.col("n") >= config.min_category_count)
                 .sort(["n", name], descending=[True, False])

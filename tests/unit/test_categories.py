@@ -170,3 +170,16 @@ def test_category_list_is_part_of_the_hash(spec: FeatureSpec) -> None:
     # A reordered list really encodes differently: the hash is not just cosmetic.
     swapped = with_sources(("paid", "web", "partner"))
     assert matrix(swapped, [lead("web")])[0, column(spec, "source")] == 1.0
+
+
+def test_numeric_looking_categories_are_learned_as_they_are_looked_up() -> None:
+    leads = pl.DataFrame(
+        {"lead_id": ["a", "b", "c"], "source": ["x", "x", "y"], "tier": [1.0, 2.0, 1.0]}
+    )
+    spec = FeatureSpec.fit(
+        FeatureConfig(categorical_attributes=("tier",), min_category_count=1), leads
+    )
+    assert spec.categories["tier"] == ("1", "2")
+    encoded = spec.encode_static({"source": ["x", "y"], "tier": [1.0, 2]}, 2)
+    tier = spec.static_names.index("tier")
+    assert encoded[:, tier].tolist() == [0.0, 1.0]

@@ -18,6 +18,7 @@ def test_hand_made_funnel(make_folder) -> None:
         {"lead_id": "A", "created_at": "2026-01-01", "source": "web"},
         {"lead_id": "B", "created_at": "2026-01-05", "source": "paid"},
         {"lead_id": "C", "created_at": "2026-01-01", "source": "partner"},
+        {"lead_id": "D", "created_at": "2026-02-20", "source": "web"},
     ]
     # The data ends on 2026-03-01: C's last event.
     events = [{"lead_id": "C", "ts": "2026-03-01", "event_type": "page_view"}]
@@ -29,6 +30,7 @@ def test_hand_made_funnel(make_folder) -> None:
         {"lead_id": "C", "ts": "2026-01-10", "stage": "SQL", "mrr": None},
         {"lead_id": "C", "ts": "2026-01-25", "stage": "LOST", "mrr": None},
         {"lead_id": "C", "ts": "2026-02-01", "stage": "NURTURE", "mrr": None},
+        {"lead_id": "D", "ts": "2026-02-25", "stage": "SQL", "mrr": None},
     ]
     data = load_data(make_folder(leads, events, stages))
     snaps = build_snapshots(data, FeatureConfig(snapshot_every_days=7, horizon_days=30))
@@ -63,6 +65,9 @@ def test_hand_made_funnel(make_folder) -> None:
         ("C", _day(2, 12)): (None, 59.0, False),
         ("C", _day(2, 19)): (None, 59.0, False),
         ("C", _day(2, 26)): (None, 59.0, False),
+        # D reached SQL 5 days in, but its horizon runs past the data's end: unlabelled, like
+        # B's late rows — keeping only the SQLs of such rows would inflate the newest rate.
+        ("D", _day(2, 20)): (None, 9.0, False),
     }
     assert got == expected
 
