@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features import contract as c
 from features.errors import LeadscoreError
@@ -23,6 +23,19 @@ from leadscore.settings import CONFIG_DIR, load_config
 IMPORTER_DIR = CONFIG_DIR / "importers"
 FROZEN = ConfigDict(extra="forbid", frozen=True)
 OutcomeStage = Literal["SQL", "WON", "LOST", "NURTURE"]
+
+
+def as_text(value: Any) -> Any:
+    """A value the export holds as text: YAML's numbers back to text, its booleans refused.
+
+    Unquoted `yes`, `no`, `on`, `off` are booleans in YAML, and the spelling the export uses is
+    lost, so they must be quoted; `999` or `1` mean the text "999" and "1".
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value} is a YAML boolean: quote the value as the export spells it")
+    if isinstance(value, int | float):
+        return str(value)
+    return value
 
 
 def snake(name: str) -> str:
@@ -39,6 +52,11 @@ class Column(BaseModel):
     name: str | None = Field(None, description="contract column; default: snake_case(column)")
     type: Literal["category", "number"] = "category"
     missing: tuple[str, ...] = Field((), description="values meaning 'unknown' in this column")
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _texts(cls, values: Any) -> Any:
+        return [as_text(v) for v in values] if isinstance(values, list | tuple) else values
 
     @property
     def target(self) -> str:
@@ -170,6 +188,13 @@ class Label(BaseModel):
     outcomes: dict[str, Outcome] = Field(min_length=1)
     mrr: str | None = None
 
+    @field_validator("outcomes", mode="before")
+    @classmethod
+    def _text_keys(cls, outcomes: Any) -> Any:
+        if isinstance(outcomes, dict):
+            return {as_text(k): v for k, v in outcomes.items()}
+        return outcomes
+
     @model_validator(mode="after")
     def _won_has_amount(self) -> Label:
         if self.mrr is None and any(c.WON in o.stages for o in self.outcomes.values()):
@@ -189,6 +214,11 @@ class ReadSpec(BaseModel):
     recode: dict[str, dict[str, str]] = Field(
         {}, description="column -> {value: replacement}, applied before joins"
     )
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _texts(cls, values: Any) -> Any:
+        return [as_text(v) for v in values] if isinstance(values, list | tuple) else values
 
 
 class ImportMapping(BaseModel):
