@@ -32,11 +32,13 @@ lint: ## ruff check + format check
 test: lint ## Lint, then the whole test suite (unit and integration)
 	$(BIN)/pytest -q
 
-demo: ## The main job on embedded defaults: simulate → validate → train → promote (MLflow in ./mlruns)
+demo: ## The main job on embedded defaults: simulate → train → promote → rescore → serve on localhost
 	$(BIN)/leadscore simulate --out $(DATA) --months $(MONTHS)
 	$(BIN)/leadscore validate $(DATA)
 	$(BIN)/leadscore train --data $(DATA)
 	$(BIN)/leadscore promote --data $(DATA)
+	$(BIN)/leadscore rescore --data $(DATA) --out $(DATA)-rescored.parquet
+	$(BIN)/leadscore serve --port $(PORT)
 
 bench: ## Run every benchmark in bench/ and print its figures (see BENCHMARKS.md)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
