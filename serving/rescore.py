@@ -21,7 +21,7 @@ import polars as pl
 
 from features import contract as c
 from features.errors import LeadscoreError
-from features.tables import LeadData
+from features.tables import LeadData, write_frame
 from features.vectors import (
     FeatureBlock,
     leads_at,
@@ -33,6 +33,7 @@ from features.vectors import (
 from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
 from serving.routing import CapacityLedger, apply_capacity
 from serving.scorer import ModelPair, Scores, explain_rows, score_block
+from training import registry
 
 POOLS = ("nurture", "open", "all")
 CHUNK = 50_000
@@ -109,6 +110,63 @@ def rescore(
     if previous is not None:
         frame = _against_previous(frame, previous)
     return Rescored(frame, summarise(frame, routing, wanted, pool, as_of))
+
+
+def read_previous(path: str) -> pl.DataFrame:
+    """An earlier rescore output (Parquet or CSV), refused with one clear line if unreadable."""
+    try:
+        return pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise LeadscoreError(f"--previous {path}: cannot read ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    summary_path: Path
+    run_id: str
+    summary: dict[str, Any]
+
+
+def run_rescore(
+    data: LeadData,
+    as_of: datetime,
+    pool: str,
+    routing: RoutingConfig,
+    economics: EconomicsConfig,
+    previous: pl.DataFrame | None,
+    out: Path,
+    progress: Progress = lambda done, total: None,
+) -> Written:
+    """The nightly job: champions from the registry, rescore, write both files, log the run.
+
+    The scores and the summary are each written to a temporary file renamed at the end.
+    """
+    registry.configure()
+    pair = ModelPair.load(
+        registry.version_of(registry.CONVERSION, registry.CHAMPION),
+        registry.version_of(registry.VELOCITY, registry.CHAMPION),
+    )
+    result = rescore(data, pair, as_of, pool, routing, economics, previous, progress)
+    path = write_frame(result.frame, out)
+    summary_path = path.with_name(path.stem + ".summary.json")
+    partial = summary_path.with_name(f".{summary_path.name}.partial")
+    partial.write_text(json.dumps(result.summary, indent=1))
+    partial.replace(summary_path)
+    numbers = {
+        k: float(v)
+        for k, v in result.summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    params = {"as_of": result.summary["as_of"], "pool": pool, "out": str(path)}
+    params |= {
+        "conversion_version": pair.conversion_version,
+        "velocity_version": pair.velocity_version,
+    }
+    run_id = registry.record_run(
+        "rescore", params, numbers, {"rescore_summary.json": result.summary}
+    )
+    return Written(path, summary_path, run_id, result.summary)
 
 
 def _explanations(
