@@ -44,3 +44,50 @@ def curl_command(base_url: str, token_env: str | None = None) -> str:
         parts.append(f'-H "Authorization: Bearer ${token_env}"')
     parts.append("-d " + shlex.quote(json.dumps(EXAMPLE_LEAD, separators=(",", ":"))))
     return " ".join(parts)
+
+
+# What /score answered for EXAMPLE_LEAD on a model trained on simulated data (the OpenAPI
+# response example; tests/unit/test_scorer.py keeps it valid against ScoreOut).
+EXAMPLE_ANSWER: dict[str, Any] = {
+    "lead_id": "L-2026-000123",
+    "as_of": "2026-11-01T00:00:00Z",
+    "probability": 0.1014,
+    "score": 10.1,
+    "tier": "C",
+    "route": "nurturing",
+    "route_reason": "tier C: score ≥ 5 routes to nurturing",
+    "fit": 3.8,
+    "engagement": 3.6,
+    "reasons": {
+        "up": [
+            {"feature": "intent_days_since_last", "value": 4.3125, "contribution": 0.3932},
+            {"feature": "intent_count_30d", "value": 4.0, "contribution": 0.3688},
+            {"feature": "job_role", "value": "head_of_sales", "contribution": 0.3077},
+        ],
+        "down": [
+            {
+                "feature": "webinar_attended_days_since_first",
+                "value": 15.5799,
+                "contribution": -0.1299,
+            },
+            {"feature": "page_view_days_since_last", "value": 28.4153, "contribution": -0.1184},
+            {
+                "feature": "webinar_registered_days_since_first",
+                "value": 22.5833,
+                "contribution": -0.0865,
+            },
+        ],
+    },
+    "velocity": {
+        "expected_days_to_contract": 117.7,
+        "p_contract_30d": 0.0085,
+        "p_contract_90d": 0.0527,
+    },
+    "expected_value_pln": 2738.0,
+    "model": {
+        "conversion": {"name": "lead-conversion", "version": 1},
+        "velocity": {"name": "deal-velocity", "version": 1},
+        "feature_spec": "ca2b5ccabd6e",
+    },
+    "notes": [],
+}

@@ -21,16 +21,18 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from features.contract import LEAD_NOT_ATTRIBUTES
 from features.spec import FeatureSpec
-from features.vectors import FeatureBlock, LeadRecord, to_ms
+from features.vectors import FeatureBlock, LeadRecord
 from training.models import ConversionModel
 
 TOP = 3
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -65,16 +67,23 @@ def top_reasons(
     n_behaviour = len(spec.behaviour_names)
     phi = contributions[:, :-1]
     order = np.argsort(phi, axis=1, kind="stable")
-    out = []
-    for i in range(len(phi)):
-
-        def reason(j: int, i: int = i) -> dict[str, Any]:
-            raw = block.behaviour[i, j] if j < n_behaviour else block.static[names[j]][i]
-            return {"feature": names[j], "value": _shown(raw), "contribution": round(phi[i, j], 4)}
-
-        up = [int(j) for j in order[i, ::-1][:k] if phi[i, j] > 0]
-        down = [int(j) for j in order[i, :k] if phi[i, j] < 0]
-        out.append({"up": [reason(j) for j in up], "down": [reason(j) for j in down]})
+    out: list[dict[str, list[dict[str, Any]]]] = [{"up": [], "down": []} for _ in phi]
+    for side, picked in (("up", order[:, ::-1][:, :k]), ("down", order[:, :k])):
+        values = np.take_along_axis(phi, picked, axis=1)
+        keep = (values > 0 if side == "up" else values < 0).tolist()
+        rounded = np.round(values, 4).tolist()
+        seen = np.take_along_axis(block.behaviour, np.minimum(picked, n_behaviour - 1), axis=1)
+        for i, (columns, seen_i) in enumerate(zip(picked.tolist(), seen.tolist(), strict=True)):
+            for slot, j in enumerate(columns):
+                if keep[i][slot]:
+                    raw = seen_i[slot] if j < n_behaviour else block.static[names[j]][i]
+                    out[i][side].append(
+                        {
+                            "feature": names[j],
+                            "value": _shown(raw),
+                            "contribution": rounded[i][slot],
+                        }
+                    )
     return out
 
 
@@ -98,10 +107,15 @@ def input_notes(
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
-        late = sum(to_ms(ts) >= block.as_of_ms[i] for ts, _ in record.events)
+        # Known at as_of means in an earlier millisecond (features/behaviour.py).
+        cutoff = EPOCH + timedelta(milliseconds=int(block.as_of_ms[i]))
+        late, unknown = 0, Counter[str]()
+        for ts, kind in record.events:
+            late += (ts if ts.tzinfo else ts.replace(tzinfo=UTC)) >= cutoff
+            if kind not in known_types:
+                unknown[kind] += 1
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
-        unknown = Counter(kind for _, kind in record.events if kind not in known_types)
         notes += [
             Note(
                 "unknown_event_type",

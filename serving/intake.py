@@ -8,7 +8,7 @@ not be after it, and an attribute the model reads as a number must be one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from features.contract import LEAD_NOT_ATTRIBUTES
 from features.spec import FeatureSpec
@@ -34,17 +34,18 @@ def to_records(
     batch = bool(prefix)
     for i, lead in enumerate(leads):
         where = f"{prefix}[{i}]." if batch else ""
-        as_of = _as_of(lead, now, where, problems)
+        created_at = _utc(lead.created_at)
+        as_of = _as_of(created_at, _utc(lead.as_of) if lead.as_of else None, now, where, problems)
         _check_attributes(lead, spec, where, problems)
         moments.append(as_of)
         records.append(
             LeadRecord(
                 lead_id=lead.lead_id,
-                created_at=lead.created_at,
+                created_at=created_at,
                 source=lead.source,
                 partner_id=lead.partner_id,
                 attributes=lead.attributes,
-                events=[(event["ts"], event["event_type"]) for event in lead.events],
+                events=[(_aware(event["ts"]), event["event_type"]) for event in lead.events],
             )
         )
     if problems:
@@ -52,21 +53,31 @@ def to_records(
     return records, moments
 
 
-def _as_of(lead: LeadIn, now: datetime, where: str, problems: list[Problem]) -> datetime:
-    if lead.as_of is not None:
-        if lead.created_at > lead.as_of:
-            problems.append(
-                Problem(f"{where}created_at", f"is after as_of ({lead.as_of.isoformat()})")
-            )
-        return lead.as_of
-    if lead.created_at > now + CLOCK_SKEW:
+def _aware(moment: datetime) -> datetime:
+    """Naive timestamps are UTC, as in data files (features/tables.py); offsets are kept."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    """In UTC, so that as_of's date is the UTC day the capacity rule counts."""
+    return _aware(moment).astimezone(UTC)
+
+
+def _as_of(
+    created_at: datetime, as_of: datetime | None, now: datetime, where: str, problems: list[Problem]
+) -> datetime:
+    if as_of is not None:
+        if created_at > as_of:
+            problems.append(Problem(f"{where}created_at", f"is after as_of ({as_of.isoformat()})"))
+        return as_of
+    if created_at > now + CLOCK_SKEW:
         problems.append(
             Problem(
                 f"{where}created_at",
                 f"is in the future (now is {now.isoformat()}); send as_of to score at another time",
             )
         )
-    return max(now, lead.created_at)
+    return max(now, created_at)
 
 
 def _check_attributes(lead: LeadIn, spec: FeatureSpec, where: str, problems: list[Problem]) -> None:

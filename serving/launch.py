@@ -1,16 +1,18 @@
-"""Start the scoring service: check that champions exist, then run BentoML's HTTP server.
+"""Start the scoring service: check the champions and the address, then run BentoML's server.
 
-Checking here, before any worker starts, turns "no model to serve" into one line and exit 1
-instead of workers that crash and restart. The resolved settings travel to every worker as
-the service's arguments, with relative paths made absolute first.
+Checking here, before any worker starts, turns "no model to serve" or "port taken" into one
+line and exit 1, instead of workers that crash and restart or a traceback. The resolved
+settings travel to every worker as the service's arguments, relative paths made absolute.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
+from features.errors import LeadscoreError
 from serving.config import ServiceSettings
 from serving.example import curl_command
 from serving.guard import TOKEN_ENV
@@ -29,15 +31,31 @@ def check_champions() -> tuple[int, int]:
     )
 
 
+def check_address(host: str, port: int) -> None:
+    """LeadscoreError when the server could not listen there (taken, or not this machine's)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise LeadscoreError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port or --host"
+            ) from None
+
+
 def serve(settings: ServiceSettings) -> None:
     """Serve until interrupted (blocking)."""
     conversion, velocity = check_champions()
+    check_address(settings.serve.host, settings.serve.port)
     ledger = str(Path(settings.serve.capacity_ledger).resolve())
     settings = settings.model_copy(
         update={"serve": settings.serve.model_copy(update={"capacity_ledger": ledger})}
     )
     # Each model reload would otherwise draw a download progress bar into the server log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A fresh connection at every alias check: a pooled SQLite connection would keep reading a
+    # moved or deleted registry file and never notice that the registry is gone.
+    os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     url = f"http://{settings.serve.host}:{settings.serve.port}"
     token_env = TOKEN_ENV if os.environ.get(TOKEN_ENV) else None
     print(

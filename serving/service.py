@@ -100,7 +100,13 @@ class LeadScoring:
 
     @bentoml.api(route="/score")
     async def score(self, lead: ScoreRequest, /) -> ScoreOut:
-        """Score one lead; the body is the lead itself."""
+        """Score one lead; the body is the lead itself. Answers probability, score, tier,
+        route and the rule that chose it, fit and engagement, the top reasons up and down
+        (exact TreeSHAP), velocity and expected value. Refusals are 4xx with
+        `{"error": "<field>: <problem>", "fields": [{"field", "message"}]}`; events after
+        `as_of`, unknown event types and unseen categories are scored and listed in `notes`.
+        With LEADSCORE_API_TOKEN set, send `Authorization: Bearer <token>`.
+        """
         if isinstance(lead, Rejected):
             return self.refuse(lead)
         answers = self.answer("score", [lead], prefix="")
@@ -108,7 +114,9 @@ class LeadScoring:
 
     @bentoml.api(route="/score_batch")
     async def score_batch(self, batch: BatchRequest, /) -> BatchOut:
-        """Score up to the configured number of leads at once; answers in the same order."""
+        """Score `{"leads": [...]}` (up to the configured limit) in one pass through each
+        model; `leads` of the answer are /score's answers, in the same order.
+        """
         if isinstance(batch, Rejected):
             return self.refuse(batch)
         # A batch takes long enough to block the event loop; LightGBM releases the GIL.

@@ -6,6 +6,7 @@ One server (v1, auth on, 2 MiB body limit, 100-lead batches) serves the whole mo
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,6 +296,26 @@ def test_without_a_champion_serve_exits_with_one_clear_line(tmp_path: Path) -> N
         f"error: no lead-conversion@champion in {empty}: run `leadscore train` first"
     )
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_taken_port_is_one_clear_line(store: Store, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(LEADSCORE), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": store.uri, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "pass another --port or --host"
+    )
 
 
 def test_a_lead_from_the_data_scores_as_it_would_in_the_data(

@@ -21,7 +21,7 @@ from features.spec import FeatureSpec
 from features.vectors import LeadRecord, record_features, to_matrix
 from serving.config import EconomicsConfig, RoutingConfig
 from serving.errors import InvalidRequest, field_path, from_validation
-from serving.example import EXAMPLE_LEAD, curl_command
+from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
 from serving.explain import split_scores
 from serving.intake import CLOCK_SKEW, to_records
 from serving.schemas import LeadIn, ScoreOut, batch_in
@@ -248,6 +248,7 @@ def test_intake_refuses_attributes_of_the_wrong_kind_naming_them(pair: ModelPair
         ({"created_at": "2026-10-02"}, "created_at"),
         ({"created_at": 1_780_000_000}, "created_at"),
         ({"created_at": "1999-12-31T23:00:00Z"}, "created_at"),
+        ({"created_at": "0001-01-01T00:00:00+00:01"}, "created_at"),  # overflows if converted
         ({"attributes": {"company_size": [1]}}, "attributes.company_size"),
         ({"events": [{"ts": "2026-10-02T09:20:00Z"}]}, "events[0].event_type"),
         ({"events": [{"ts": "2026-10-02T09:20:00Z", "event_type": "x", "at": 1}]}, "events[0].at"),
@@ -263,10 +264,16 @@ def test_schema_refuses_wrong_fields_by_name(changes: dict[str, object], field: 
     assert field in [p.field for p in from_validation(caught.value).problems]
 
 
-def test_naive_timestamps_are_utc_and_offsets_are_converted() -> None:
-    lead = _request(created_at="2026-10-02T09:15:00", as_of="2026-11-01T02:00:00+02:00")
-    assert lead.created_at == datetime(2026, 10, 2, 9, 15, tzinfo=UTC)
-    assert lead.as_of == datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+def test_naive_timestamps_are_utc_and_offsets_are_kept_exact(pair: ModelPair) -> None:
+    lead = _request(
+        created_at="2026-10-02T09:15:00",
+        as_of="2026-11-01T02:00:00+02:00",
+        events=[{"ts": "2026-10-03T10:00:00", "event_type": "page_view"}],
+    )
+    (record,), (as_of,) = to_records([lead], T0, pair.conversion.spec)
+    assert record.created_at == datetime(2026, 10, 2, 9, 15, tzinfo=UTC)
+    assert record.events[0][0] == datetime(2026, 10, 3, 10, tzinfo=UTC)
+    assert as_of == datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
 
 def test_the_batch_limit_is_part_of_the_schema() -> None:
@@ -280,6 +287,10 @@ def test_the_batch_limit_is_part_of_the_schema() -> None:
 def test_field_paths_read_like_the_json() -> None:
     assert field_path(("leads", 2, "events", 3, "ts")) == "leads[2].events[3].ts"
     assert field_path(()) == "body"
+
+
+def test_the_documented_answer_is_a_valid_answer() -> None:
+    assert ScoreOut.model_validate(EXAMPLE_ANSWER).model_dump(mode="json") == EXAMPLE_ANSWER
 
 
 def test_the_curl_example_sends_the_example_lead() -> None:

@@ -1,0 +1,171 @@
+"""Model reload in a running service: promotion under load, and a registry that disappears.
+
+The module's server checks the champion aliases every 2 s on its own copy of the registry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from harness import FEATURES, TRAINING, Server, Store, sample_payloads, start_server, using
+
+from features.tables import LeadData
+from serving.example import EXAMPLE_LEAD
+from serving.reload import Champions, ModelHolder
+from training.promote import promote
+
+CHECK_SECONDS = 2
+LOAD_THREADS = 6
+
+
+@pytest.fixture(scope="module")
+def registry_copy(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return store.copy(tmp_path_factory.mktemp("registry-copy"))
+
+
+@pytest.fixture(scope="module")
+def reloading(registry_copy: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(
+        registry_copy,
+        tmp_path_factory.mktemp("reloading"),
+        serve={"reload_seconds": CHECK_SECONDS},
+    )
+    yield running
+    running.stop()
+
+
+def _served(answer: httpx.Response) -> tuple[int, int]:
+    model = answer.json()["model"]
+    return model["conversion"]["version"], model["velocity"]["version"]
+
+
+def test_a_promotion_under_load_is_served_within_the_check_period_without_a_failure(
+    reloading: Server, registry_copy: Store, data: LeadData, sim_dir: Path
+) -> None:
+    payloads = sample_payloads(data, 30, seed=1)
+    stop = threading.Event()
+    answers: list[tuple[float, int, tuple[int, int] | None]] = []
+
+    def load(offset: int) -> None:
+        with reloading.client() as client:
+            i = offset
+            while not stop.is_set():
+                started = time.monotonic()
+                answer = client.post("/score", json=payloads[i % len(payloads)])
+                ok = answer.status_code == 200
+                answers.append((started, answer.status_code, _served(answer) if ok else None))
+                i += 1
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(LOAD_THREADS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1)
+        with using(registry_copy):
+            decision = promote(data, FEATURES, TRAINING, force=True)
+        promoted = time.monotonic()
+        assert decision.promoted and decision.challenger == 2
+        time.sleep(2 * CHECK_SECONDS + 3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert len(answers) > 100
+    assert {status for _, status, _ in answers} == {200}
+    assert {pair for _, _, pair in answers} == {(1, 1), (2, 2)}  # never a mixed pair
+    # Both workers check every CHECK_SECONDS; loading the new pair takes about a second.
+    late = [pair for started, _, pair in answers if started > promoted + CHECK_SECONDS + 2.5]
+    assert late and set(late) == {(2, 2)}
+    ready = httpx.get(f"{reloading.url}/readyz").json()
+    assert ready["models"]["conversion"]["version"] == 2
+
+
+def test_a_vanished_registry_keeps_the_models_serving_and_readyz_says_stale(
+    reloading: Server, registry_copy: Store
+) -> None:
+    database = registry_copy.folder / "mlflow.db"
+    hidden = database.with_name("mlflow.db.hidden")
+    database.rename(hidden)
+    try:
+        body = _wait_for_readyz(reloading, lambda b: b["registry"] == "failing")
+        assert body["ready"] is True and body["stale_since"] is not None
+        assert body["last_error"]
+        answer = httpx.post(f"{reloading.url}/score", json=EXAMPLE_LEAD)
+        assert answer.status_code == 200
+    finally:
+        database.unlink(missing_ok=True)  # SQLite may have created an empty one meanwhile
+        hidden.rename(database)
+    body = _wait_for_readyz(reloading, lambda b: b["registry"] == "ok")
+    assert body["stale_since"] is None
+
+
+def _wait_for_readyz(
+    server: Server, condition: Callable[[dict[str, Any]], bool], seconds: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{server.url}/readyz").json()
+        if condition(body):
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"/readyz never changed as expected; last: {body}")
+
+
+class _Registry:
+    """A scripted registry for ModelHolder: what the aliases say at each check."""
+
+    def __init__(self, *answers: Champions | Exception) -> None:
+        self.answers = list(answers)
+        self.loaded: list[tuple[int, int]] = []
+
+    def read(self) -> Champions:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def load(self, conversion: int, velocity: int) -> object:
+        self.loaded.append((conversion, velocity))
+        return _FakePair(conversion, velocity)
+
+
+class _FakePair:
+    def __init__(self, conversion: int, velocity: int) -> None:
+        self.conversion_version, self.velocity_version = conversion, velocity
+
+    def describe(self) -> dict[str, int]:
+        return {"conversion": self.conversion_version, "velocity": self.velocity_version}
+
+
+def test_holder_waits_out_a_half_moved_pair_and_keeps_serving_through_failures() -> None:
+    registry = _Registry(
+        Champions(1, 1, same_run=True),
+        Champions(2, 1, same_run=False),  # conversion moved, velocity not yet
+        Champions(2, 2, same_run=True),
+        OSError("registry gone"),
+        Champions(3, 2, same_run=False),  # a run without a velocity model: stable, so taken
+        Champions(3, 2, same_run=False),
+    )
+    holder = ModelHolder(60, read=registry.read, load=registry.load)  # type: ignore[arg-type]
+    outcomes = [holder.check() for _ in range(6)]
+    assert outcomes == ["swapped", "moving", "swapped", "failed", "moving", "swapped"]
+    assert registry.loaded == [(1, 1), (2, 2), (3, 2)]
+
+
+def test_holder_readiness_reports_stale_models_and_recovers() -> None:
+    registry = _Registry(Champions(1, 1, True), OSError("disk gone"), Champions(1, 1, True))
+    holder = ModelHolder(60, read=registry.read, load=registry.load)  # type: ignore[arg-type]
+    assert holder.readiness()[0] == 503
+    holder.check()
+    holder.check()
+    status, body = holder.readiness()
+    assert status == 200 and body["registry"] == "failing" and body["stale_since"]
+    assert body["last_error"] == "OSError: disk gone"
+    holder.check()
+    assert holder.readiness()[1]["stale_since"] is None
