@@ -22,6 +22,7 @@ import polars as pl
 
 from features import contract as c
 from features.config import FeatureConfig
+from features.errors import LeadscoreError
 
 SPEC_FORMAT = 1
 
@@ -121,9 +122,19 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSpec:
+        """Rebuild a stored spec; refuse one whose features this code no longer builds."""
         config = FeatureConfig.model_validate(raw["config"])
         categories = {k: tuple(v) for k, v in raw["categories"].items()}
-        return cls(config, categories, tuple(raw["numeric"]))
+        spec = cls(config, categories, tuple(raw["numeric"]))
+        stored = list(raw["feature_names"])
+        if spec.feature_names != stored:
+            extra = [n for n in spec.feature_names if n not in stored][:3]
+            gone = [n for n in stored if n not in spec.feature_names][:3]
+            raise LeadscoreError(
+                f"feature spec: the model was trained on {len(stored)} features, this code "
+                f"builds {len(spec.feature_names)} (new: {extra}, gone: {gone}); retrain it"
+            )
+        return spec
 
     @cached_property
     def hash(self) -> str:

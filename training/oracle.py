@@ -31,10 +31,28 @@ _GRID = 64
 _LENGTHS = 16
 
 
+TRUTH_COLUMNS = (
+    "hazard_base",
+    "hazard_ready",
+    "ready_at",
+    "ready_until",
+    "ends_at",
+    "p_need",
+    "need_now_share",
+    "need_now_days",
+    "need_later_days",
+    "ready_days_median",
+    "ready_days_sigma",
+)
+
+
 def truth_table(folder: Path) -> pl.DataFrame | None:
-    """The simulator's truth, when the folder has one (real data never does)."""
+    """The simulator's truth, when the folder has one this code can read (real data never)."""
     path = table_path(folder, c.TRUTH)
-    return pl.read_parquet(path) if path is not None and path.suffix == ".parquet" else None
+    if path is None or path.suffix != ".parquet":
+        return None
+    truth = pl.read_parquet(path)
+    return truth if all(col in truth.columns for col in TRUTH_COLUMNS) else None
 
 
 def oracle_probability(truth: pl.DataFrame, rows: pl.DataFrame, horizon_days: int) -> np.ndarray:
