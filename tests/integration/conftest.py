@@ -39,7 +39,9 @@ def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         store,
         tmp_path_factory.mktemp("server"),
         token=TOKEN,
-        serve={"max_body_bytes": 2 * 2**20, "max_batch_leads": 100},
+        # One worker: /metrics then counts every request of the tests (with two, a scrape can
+        # miss a count still on its way from the other worker).
+        serve={"max_body_bytes": 2 * 2**20, "max_batch_leads": 100, "workers": 1},
         routing={"capacity": {"reps": 100, "leads_per_rep_per_day": 1000}},
     )
     yield running
