@@ -148,6 +148,9 @@ def start_server(
         "MLFLOW_TRACKING_URI": store.uri,
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "BENTOML_DO_NOT_TRACK": "true",
+        # BentoML keeps the workers' Prometheus files under BENTOML_HOME and clears them when a
+        # server starts: servers that share it wipe each other's counts.
+        "BENTOML_HOME": str(folder / "bentoml"),
     }
     env.pop("LEADSCORE_API_TOKEN", None)
     if token:
