@@ -16,6 +16,7 @@ from features.errors import LeadscoreError
 from serving.config import ServiceSettings
 from serving.example import curl_command
 from serving.guard import TOKEN_ENV
+from serving.scorer import champion_versions
 from training import registry
 
 SERVICE = "serving.service:LeadScoring"
@@ -25,10 +26,7 @@ def check_champions() -> tuple[int, int]:
     """Versions of both champions; LeadscoreError (one clear line) when either is missing."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "creating tables" chatter
     registry.configure()
-    return (
-        registry.version_of(registry.CONVERSION, registry.CHAMPION),
-        registry.version_of(registry.VELOCITY, registry.CHAMPION),
-    )
+    return champion_versions()
 
 
 def check_address(host: str, port: int) -> None:

@@ -32,7 +32,7 @@ from features.vectors import (
 )
 from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
 from serving.routing import CapacityLedger, apply_capacity
-from serving.scorer import ModelPair, Scores, explain_rows, score_block
+from serving.scorer import ModelPair, Scores, champion_versions, explain_rows, score_block
 from training import registry
 
 POOLS = ("nurture", "open", "all")
@@ -143,10 +143,7 @@ def run_rescore(
     The scores and the summary are each written to a temporary file renamed at the end.
     """
     registry.configure()
-    pair = ModelPair.load(
-        registry.version_of(registry.CONVERSION, registry.CHAMPION),
-        registry.version_of(registry.VELOCITY, registry.CHAMPION),
-    )
+    pair = ModelPair.load(*champion_versions())
     result = rescore(data, pair, as_of, pool, routing, economics, previous, progress)
     path = write_frame(result.frame, out)
     summary_path = path.with_name(path.stem + ".summary.json")

@@ -33,6 +33,24 @@ NO_REASONS: dict[str, list[dict[str, Any]]] = {"up": [], "down": []}
 NO_NOTES: list[Note] = []
 
 
+def champion_versions() -> tuple[int, int]:
+    """Versions of both champions; one clear line when either is missing.
+
+    Scoring answers with velocity too, so it needs both: data without contract dates trains
+    only the conversion model, and then says so here rather than "run train first".
+    """
+    conversion = registry.version_of(registry.CONVERSION, registry.CHAMPION)
+    try:
+        velocity = registry.version_of(registry.VELOCITY, registry.CHAMPION)
+    except LeadscoreError:
+        raise LeadscoreError(
+            f"{registry.CONVERSION}@champion is v{conversion} but there is no "
+            f"{registry.VELOCITY}@champion: training could not fit a velocity model on this "
+            "data (no signed contracts with dates), and scoring needs both"
+        ) from None
+    return conversion, velocity
+
+
 @dataclass(frozen=True)
 class ModelPair:
     """Both champions, loaded together and swapped as one reference: no request mixes two."""

@@ -105,6 +105,11 @@ def test_x_education_without_leaky_columns(
     assert rows.filter(pl.col("split") == "test").height > 1_000
     promote_and_score(out, tmp_path, "2020-01-01T12:00:00Z")
     capsys.readouterr()
+    # Without contract dates there is no velocity model: rescoring says why, in one line.
+    assert main(["rescore", "--data", str(out), "--out", str(tmp_path / "r.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert "no deal-velocity@champion: training could not fit a velocity model" in err
+    assert "Traceback" not in err
 
 
 def test_x_education_keeps_a_leaky_column_only_by_flag_and_warns(
