@@ -40,18 +40,21 @@ _REQUIREMENTS = ["lightgbm", "mlflow", "numpy", "pandas", "polars", "pydantic", 
 
 
 def configure() -> str:
-    """Point MLflow at the configured store (creating ./mlruns for the default) and return it."""
+    """Point MLflow at the configured store and return its URI.
+
+    A SQLite store keeps its artifacts in `artifacts/` beside the database file (for the
+    default, mlruns/artifacts), wherever the command runs; other stores use their own default.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     # Downloads of model files are small and quick; their progress bars only clutter output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if uri == DEFAULT_TRACKING_URI:
-        Path("mlruns").mkdir(exist_ok=True)
+    database = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = (
-            Path("mlruns/artifacts").resolve().as_uri() if uri == DEFAULT_TRACKING_URI else None
-        )
+        location = (database.parent / "artifacts").resolve().as_uri() if database else None
         mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     return uri

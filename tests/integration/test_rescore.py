@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,13 +34,25 @@ def test_killed_run_leaves_no_output_and_rerun_is_complete_and_identical(
     store: Store, sim_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "scores.parquet"
+    # The scores go to a temporary file first; make it a pipe, so the run is caught writing:
+    # once its first bytes arrive, every score is computed and the file is half written.
+    partial = tmp_path / ".scores.parquet.partial"
+    os.mkfifo(partial)
     doomed = _run(store, sim_dir, out)
-    time.sleep(3.0)  # well inside the run: imports, models, features or scoring
-    assert doomed.poll() is None, "the run ended before it could be killed"
+    reader = os.open(partial, os.O_RDONLY | os.O_NONBLOCK)
+    deadline = time.monotonic() + 300
+    first = b""
+    while not first and time.monotonic() < deadline and doomed.poll() is None:
+        with contextlib.suppress(BlockingIOError):  # nothing written yet
+            first = os.read(reader, 4)
+        time.sleep(0.05)
+    assert first == b"PAR1", "the run never started writing its scores"
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait()
+    os.close(reader)
     assert not out.exists()
     assert not out.with_name("scores.summary.json").exists()
+    partial.unlink()
 
     first = _run(store, sim_dir, out)
     assert first.wait(timeout=600) == 0, first.stderr.read().decode()
