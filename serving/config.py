@@ -79,6 +79,9 @@ class ServeConfig(_Frozen):
     reload_seconds: float = Field(30, ge=1, description="how often champion aliases are checked")
     max_body_bytes: int = Field(16 * 2**20, ge=1024, description="larger bodies get 413")
     max_batch_leads: int = Field(1000, ge=1, description="leads in one /score_batch request")
+    batch_threads: int = Field(
+        2, ge=1, description="LightGBM threads for a request of several leads; one lead uses one"
+    )
     timeout_seconds: float = Field(60, gt=0, description="a request running longer gets 504")
     capacity_ledger: str = Field(
         "mlruns/route_ledger.sqlite",

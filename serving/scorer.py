@@ -152,6 +152,7 @@ def score_records(
     as_of: Sequence[datetime],
     routing: RoutingConfig,
     economics: EconomicsConfig,
+    threads: int = 1,
 ) -> Scores:
     """Score leads that arrive with their own events (a request, one or a batch)."""
     spec = pair.conversion.spec
@@ -163,14 +164,14 @@ def score_records(
         velocity_spec = pair.velocity.spec
         velocity_X = to_matrix(velocity_spec, record_features(velocity_spec, records, as_of))
     notes = input_notes(spec, records, block, X)
-    return score_block(pair, block, X, velocity_X, routing, economics, notes)
+    return score_block(pair, block, X, velocity_X, routing, economics, notes, threads=threads)
 
 
 def explain_rows(
-    pair: ModelPair, block: FeatureBlock, X: np.ndarray
+    pair: ModelPair, block: FeatureBlock, X: np.ndarray, threads: int = 1
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, list[dict[str, Any]]]]]:
     """(fit, engagement, top reasons) of rows, from one exact TreeSHAP pass."""
-    contributions = pair.conversion.contributions(X)
+    contributions = pair.conversion.contributions(X, threads)
     fit, engagement = split_scores(pair.conversion, contributions)
     return fit, engagement, top_reasons(pair.conversion.spec, block, contributions)
 
@@ -194,7 +195,7 @@ def score_block(
     conversion = pair.conversion
     probability = conversion.predict(X, threads)
     if explain:
-        fit, engagement, reasons = explain_rows(pair, block, X)
+        fit, engagement, reasons = explain_rows(pair, block, X, threads)
     else:
         fit = engagement = np.full(len(X), np.nan)
         reasons = [NO_REASONS] * len(X)  # one shared value: 200,000 dicts would cost seconds

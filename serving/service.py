@@ -139,7 +139,10 @@ class LeadScoring:
             records, as_of = to_records(leads, datetime.now(UTC), pair.conversion.spec, prefix)
         except InvalidRequest as exc:
             return self.refuse(Rejected(400, "invalid", exc.problems))
-        scores = score_records(pair, records, as_of, SETTINGS.routing, SETTINGS.economics)
+        threads = SETTINGS.serve.batch_threads if len(records) > 1 else 1
+        scores = score_records(
+            pair, records, as_of, SETTINGS.routing, SETTINGS.economics, threads=threads
+        )
         if self.ledger is not None:
             routes, reasons = apply_capacity(
                 scores.lead_ids,

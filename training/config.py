@@ -29,6 +29,12 @@ class BoosterParams(BaseModel):
 
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(31, ge=2)
+    max_depth: int = Field(
+        -1,
+        ge=-1,
+        description="deepest path of a tree, -1 unbounded; exact TreeSHAP costs leaves × depth²"
+        " a tree, so the reasons every answer carries need shallow trees",
+    )
     min_child_samples: int = Field(100, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)

@@ -69,9 +69,9 @@ class ConversionModel:
     def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         return self.calibrator.apply(self.raw(X, threads))
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Exact TreeSHAP in log-odds of the raw model: one column per feature, then the bias."""
-        return self.booster.predict(X, pred_contrib=True, num_threads=1)
+        return self.booster.predict(X, pred_contrib=True, num_threads=threads)
 
     def save(self, folder: Path) -> Path:
         cal = {"kind": self.calibrator.kind, "x": self.calibrator.x, "y": self.calibrator.y}

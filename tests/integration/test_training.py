@@ -214,3 +214,4 @@ def test_three_trial_tune_writes_parameters_the_next_train_uses(store: Path, sim
     assert len(children) == 3
     params, source = booster_params(config)
     assert source == str(target) and params == result.best
+    assert 2 <= params.max_depth <= 5 and params.num_leaves == 2**params.max_depth
