@@ -3,8 +3,8 @@
 The sets live outside the repository (../shared/data, each with a SOURCE.md); they are read in
 place, never copied. Each test gets its own MLflow store, selected the way users select one.
 The AUC floors are the honest ones measured here (BENCHMARKS.md, "Real data"), with a margin:
-X Education 0.869 on its held-out leads, bank marketing 0.622 on the newest 20% of calls (the
-0.76 target is not reached without the leaky `duration`; the figures say why).
+X Education 0.871 on its held-out leads, bank marketing 0.640 on the newest 20% of calls (the
+0.88 and 0.76 targets are not reached without the leaky columns; the figures say why).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_x_education_without_leaky_columns(
 
     result, features, config = train_set(out)
     metrics = result.metrics
-    assert metrics["test_roc_auc"] >= 0.85  # honest range 0.85-0.90; measured 0.869
+    assert metrics["test_roc_auc"] >= 0.85  # honest range 0.85-0.90; measured 0.871
     assert metrics["test_ece"] < 0.05
     assert result.velocity is None
     assert any("deal-velocity not trained" in note for note in result.notes)
@@ -142,7 +142,7 @@ def test_bank_marketing_without_duration_split_by_time(
     )
     assert abs(test["converted"].mean() - 0.308) < 0.002  # SOURCE.md: 30.8% in the last 20%
     metrics = result.metrics
-    assert metrics["test_roc_auc"] >= 0.58  # measured 0.622; LR 0.749 (BENCHMARKS.md)
+    assert metrics["test_roc_auc"] >= 0.60  # measured 0.640; LR 0.749 (BENCHMARKS.md)
     assert np.isfinite(metrics["test_ece"])
     assert result.velocity is None
     promote_and_score(out, tmp_path, "2010-11-26T12:00:00Z")
@@ -164,7 +164,7 @@ def test_crm_opportunities_with_velocity_and_open_deals(
     result, _, _ = train_set(out)
     metrics = result.metrics
     assert result.velocity is not None
-    assert metrics["test_velocity_c_index"] > 0.5  # open deals censored; measured 0.544
+    assert metrics["test_velocity_c_index"] > 0.5  # open deals censored; measured 0.525
     assert metrics["test_roc_auc"] > 0.5 and np.isfinite(metrics["test_ece"])
     promote_and_score(out, tmp_path, "2017-12-31")
     scores = tmp_path / "scores.parquet"
