@@ -300,7 +300,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
 
     from features.vectors import record_features, to_matrix
     from leadscore.settings import default_config, load_config
-    from serving.config import EconomicsConfig, RoutingConfig
+    from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
     from serving.explain import input_notes, split_scores, top_reasons
     from serving.intake import to_records
     from serving.schemas import BatchOut, batch_in
@@ -313,13 +313,14 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     )
     routing = load_config(default_config("routing"), RoutingConfig)
     economics = load_config(default_config("economics"), EconomicsConfig)
+    threads = load_config(default_config("serve"), ServeConfig).batch_threads  # as the service
     spec, model = pair.conversion.spec, pair.conversion
     request = batch_in(LEADS).model_validate_json(batch_body)
     records, as_of = to_records(request.leads, datetime.now(UTC), spec, "leads")
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
-    phi = model.contributions(X)
-    answers = score_records(pair, records, as_of, routing, economics).to_dicts()
+    phi = model.contributions(X, threads)
+    answers = score_records(pair, records, as_of, routing, economics, threads=threads).to_dicts()
     steps = {
         "validate JSON (pydantic)": lambda: batch_in(LEADS).model_validate_json(batch_body),
         "intake (as_of, attribute checks)": lambda: to_records(
@@ -328,9 +329,9 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
         "features (record_features + to_matrix)": lambda: to_matrix(
             spec, record_features(spec, records, as_of)
         ),
-        "conversion predict": lambda: model.predict(X),
-        "TreeSHAP (pred_contrib)": lambda: model.contributions(X),
-        "velocity forecast": lambda: pair.velocity.forecast(X),
+        "conversion predict": lambda: model.predict(X, threads),
+        f"TreeSHAP (pred_contrib, {threads} threads)": lambda: model.contributions(X, threads),
+        "velocity forecast": lambda: pair.velocity.forecast(X, threads),
         "fit/engagement + reasons + notes": lambda: (
             split_scores(model, phi),
             top_reasons(spec, block, phi),
