@@ -21,7 +21,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from features.vectors import FeatureBlock, LeadRecord
 from training.models import ConversionModel
 
 TOP = 3
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EVENTS_KNOWN = "any_count_all"  # features/spec.py: every event before as_of
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -101,19 +100,22 @@ def input_notes(
     """Per lead: ignored late events, unknown event types, unseen categories, unused attributes.
 
     None of these is an error: clocks skew, marketing adds event types, new countries appear.
+    Late events are those the features did not count: all of them minus `any_count_all`, the
+    events known at as_of (known means in an earlier millisecond, features/behaviour.py).
     """
     known_types = set(spec.config.event_types)
     static_start = len(spec.behaviour_names)
+    counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)]
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
-        # Known at as_of means in an earlier millisecond (features/behaviour.py).
-        cutoff = EPOCH + timedelta(milliseconds=int(block.as_of_ms[i]))
-        late, unknown = 0, Counter[str]()
-        for ts, kind in record.events:
-            late += (ts if ts.tzinfo else ts.replace(tzinfo=UTC)) >= cutoff
-            if kind not in known_types:
-                unknown[kind] += 1
+        late = len(record.events) - int(counted[i])
+        kinds = {kind for _, kind in record.events}
+        unknown = (
+            Counter(kind for _, kind in record.events if kind not in known_types)
+            if not kinds <= known_types
+            else Counter[str]()
+        )
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
         notes += [

@@ -52,25 +52,30 @@ class CapacityLedger:
         )
         self._pruned: date | None = None
 
-    def claim(self, day: date, lead_ids: Sequence[str]) -> list[bool]:
-        """Give places on `day` in the order asked; True where the lead holds one (new or not)."""
-        key = day.isoformat()
+    def claim(self, wanted: Sequence[tuple[date, str]]) -> list[bool]:
+        """Give places to (day, lead) pairs in the order asked; True where the lead holds one
+        that day (new or not). One transaction for the whole request: a batch spans many days.
+        """
+        if not wanted:
+            return []
+        places: dict[str, set[str]] = {}  # day → leads holding a place, read once per day
         granted: list[bool] = []
+        new: list[tuple[str, str]] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._prune(day)
-                taken = self._db.execute("SELECT COUNT(*) FROM places WHERE day = ?", (key,))
-                used = taken.fetchone()[0]
-                for lead_id in lead_ids:
-                    held = self._db.execute(
-                        "SELECT 1 FROM places WHERE day = ? AND lead_id = ?", (key, lead_id)
-                    ).fetchone()
-                    if held is None and used < self.leads_per_day:
-                        self._db.execute("INSERT INTO places VALUES (?, ?)", (key, lead_id))
-                        used += 1
-                        held = (1,)
-                    granted.append(held is not None)
+                self._prune(max(day for day, _ in wanted))
+                for day, lead_id in wanted:
+                    key = day.isoformat()
+                    if key not in places:
+                        rows = self._db.execute("SELECT lead_id FROM places WHERE day = ?", (key,))
+                        places[key] = {row[0] for row in rows}
+                    held = places[key]
+                    if lead_id not in held and len(held) < self.leads_per_day:
+                        held.add(lead_id)
+                        new.append((key, lead_id))
+                    granted.append(lead_id in held)
+                self._db.executemany("INSERT INTO places VALUES (?, ?)", new)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -99,13 +104,12 @@ def apply_capacity(
     routes, reasons = list(routes), list(reasons)
     wanted = [i for i, route in enumerate(routes) if route == ACTIVE_SALES]
     wanted.sort(key=lambda i: -probability[i])
-    for day in sorted({days[i] for i in wanted}):
-        rows = [i for i in wanted if days[i] == day]
-        for i, ok in zip(rows, ledger.claim(day, [lead_ids[i] for i in rows]), strict=True):
-            if not ok:
-                routes[i] = NURTURING
-                reasons[i] = (
-                    f"capacity: all {ledger.leads_per_day} active-sales places of "
-                    f"{day.isoformat()} are taken"
-                )
+    granted = ledger.claim([(days[i], lead_ids[i]) for i in wanted])
+    for i, ok in zip(wanted, granted, strict=True):
+        if not ok:
+            routes[i] = NURTURING
+            reasons[i] = (
+                f"capacity: all {ledger.leads_per_day} active-sales places of "
+                f"{days[i].isoformat()} are taken"
+            )
     return routes, reasons

@@ -35,7 +35,7 @@ from serving.intake import to_records
 from serving.metrics import ServiceMetrics
 from serving.reload import ModelHolder
 from serving.routing import CapacityLedger, apply_capacity
-from serving.schemas import BatchOut, LeadIn, ScoreOut, batch_in
+from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import score_records
 from training import registry
 
@@ -110,7 +110,7 @@ class LeadScoring:
         if isinstance(lead, Rejected):
             return self.refuse(lead)
         answers = self.answer("score", [lead], prefix="")
-        return answers if isinstance(answers, Response) else ScoreOut.model_validate(answers[0])
+        return answers if isinstance(answers, Response) else _json(answers[0])
 
     @bentoml.api(route="/score_batch")
     async def score_batch(self, batch: BatchRequest, /) -> BatchOut:
@@ -121,9 +121,7 @@ class LeadScoring:
             return self.refuse(batch)
         # A batch takes long enough to block the event loop; LightGBM releases the GIL.
         answers = await asyncio.to_thread(self.answer, "score_batch", batch.leads, BATCH_FIELD)
-        if isinstance(answers, Response):
-            return answers
-        return BatchOut.model_validate({"leads": answers})
+        return answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
 
     def answer(
         self, endpoint: str, leads: list[LeadIn], prefix: str
@@ -160,6 +158,11 @@ class LeadScoring:
     def refuse(self, refusal: Rejected) -> Response:
         self.metrics.refused(refusal.reason)
         return refusal.response()
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    """The answer's bytes; the endpoints' annotations (ScoreOut, BatchOut) are its schema."""
+    return Response(answer_json(payload), media_type="application/json")
 
 
 def _readiness() -> tuple[int, dict[str, Any]]:

@@ -75,16 +75,19 @@ def test_economics_value_of_an_sql() -> None:
 
 def test_capacity_gives_places_until_the_day_is_full_and_keeps_them(tmp_path: Path) -> None:
     ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=2)
-    assert ledger.claim(DAY, ["a", "b", "c"]) == [True, True, False]
-    assert ledger.claim(DAY, ["b", "d"]) == [True, False]  # b keeps its place; d waits
-    assert ledger.claim(date(2026, 11, 29), ["d"]) == [True]  # a new day, new places
+    assert ledger.claim([(DAY, "a"), (DAY, "b"), (DAY, "c")]) == [True, True, False]
+    assert ledger.claim([(DAY, "b"), (DAY, "d")]) == [True, False]  # b keeps its place; d waits
+    assert ledger.claim([(date(2026, 11, 29), "d")]) == [True]  # a new day, new places
+    # One request over two days: each day keeps its own count.
+    mixed = [(DAY, "x"), (date(2026, 11, 29), "e"), (date(2026, 11, 29), "f"), (DAY, "a")]
+    assert ledger.claim(mixed) == [False, True, False, True]
 
 
 def test_workers_sharing_the_ledger_file_share_the_count(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     first, second = CapacityLedger(path, 3), CapacityLedger(path, 3)
-    assert first.claim(DAY, ["a", "b"]) == [True, True]
-    assert second.claim(DAY, ["c", "d", "a"]) == [True, False, True]
+    assert first.claim([(DAY, "a"), (DAY, "b")]) == [True, True]
+    assert second.claim([(DAY, "c"), (DAY, "d"), (DAY, "a")]) == [True, False, True]
 
 
 def test_capacity_serves_the_likeliest_leads_of_a_batch_first(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from serving.errors import InvalidRequest, field_path, from_validation
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
 from serving.explain import split_scores
 from serving.intake import CLOCK_SKEW, to_records
-from serving.schemas import LeadIn, ScoreOut, batch_in
+from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import ModelPair, Scores, score_records
 from training.models import Calibrator, ConversionModel, VelocityModel
 
@@ -298,3 +298,12 @@ def test_the_curl_example_sends_the_example_lead() -> None:
     assert line.startswith("curl -s -X POST http://127.0.0.1:3000/score ")
     assert '"Authorization: Bearer $LEADSCORE_API_TOKEN"' in line
     assert json.dumps(EXAMPLE_LEAD, separators=(",", ":")) in line
+
+
+def test_answers_are_written_as_the_response_models_write_them(pair: ModelPair) -> None:
+    leads = [_lead(i) for i in range(6)]
+    leads[0] = _lead(0, source="carrier_pigeon")  # with a note
+    answers = _score(pair, leads).to_dicts()
+    batch = {"leads": answers}
+    assert answer_json(batch) == BatchOut.model_validate(batch).model_dump_json().encode()
+    assert answer_json(answers[0]) == ScoreOut.model_validate(answers[0]).model_dump_json().encode()
