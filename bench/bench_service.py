@@ -303,7 +303,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
     from serving.explain import input_notes, split_scores, top_reasons
     from serving.intake import to_records
-    from serving.schemas import BatchOut, batch_in
+    from serving.schemas import answer_json, batch_in
     from serving.scorer import ModelPair, score_records
     from training import registry
 
@@ -320,7 +320,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
     phi = model.contributions(X, threads)
-    answers = score_records(pair, records, as_of, routing, economics, threads=threads).to_dicts()
+    scores = score_records(pair, records, as_of, routing, economics, threads=threads)
     steps = {
         "validate JSON (pydantic)": lambda: batch_in(LEADS).model_validate_json(batch_body),
         "intake (as_of, attribute checks)": lambda: to_records(
@@ -337,9 +337,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
             top_reasons(spec, block, phi),
             input_notes(spec, records, block, X),
         ),
-        "response JSON (pydantic)": lambda: BatchOut.model_validate(
-            {"leads": answers}
-        ).model_dump_json(),
+        "answers and their JSON": lambda: answer_json({"leads": scores.to_dicts()}),
     }
     out = {}
     for name, step in steps.items():
