@@ -89,7 +89,14 @@ def rescore(
         rows = np.arange(start, min(start + CHUNK, len(ids)))
         parts.append(
             score_block(
-                pair, block.take(rows), X[rows], velocity_X[rows], routing, economics, explain=False
+                pair,
+                block.take(rows),
+                X[rows],
+                velocity_X[rows],
+                routing,
+                economics,
+                explain=False,
+                threads=THREADS,
             )
         )
         progress(int(rows[-1]) + 1, len(ids))
@@ -173,7 +180,7 @@ def _explanations(
     out: list[str | None] = [None] * len(active)
     rows = np.flatnonzero(active)
     if len(rows):
-        _, _, reasons = explain_rows(pair, block.take(rows), X[rows])
+        _, _, reasons = explain_rows(pair, block.take(rows), X[rows], THREADS)
         for i, reason in zip(rows, reasons, strict=True):
             out[i] = json.dumps(reason)
     return out
