@@ -41,7 +41,7 @@ def _tree_depths(params: BoosterParams) -> list[int]:
     )
     spec = FeatureSpec.fit(FeatureConfig(min_category_count=1), leads)
     rng = np.random.default_rng(0)
-    model, booster = fit_conversion(
+    _, booster = fit_conversion(
         spec, _split(spec, rng, 4000), _split(spec, rng, 1000), params, TrainConfig(threads=1)
     )
     return [_depth(tree["tree_structure"]) for tree in booster.dump_model()["tree_info"]]
