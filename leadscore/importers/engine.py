@@ -33,6 +33,8 @@ from training.config import TrainConfig
 
 MARKER = "import.json"
 
+TUNED_FILE = "tuned_conversion.yaml"
+
 
 @dataclass
 class ImportReport:
@@ -84,7 +86,7 @@ def import_export(
 ) -> ImportReport:
     """Map the export at `src` into a new data folder `out`; refuse anything unclear."""
     mapping = load_mapping(mapping_file)
-    features, train = training_configs(mapping, mapping_file)
+    features, train = training_configs(mapping, mapping_file, out)
     check_label_timing(mapping, features, mapping_file)
     _check_target(out)
     kept = _kept(mapping, keep_leaky, mapping_file)
@@ -113,8 +115,15 @@ def import_export(
     return report
 
 
-def training_configs(mapping: ImportMapping, where: Path) -> tuple[FeatureConfig, TrainConfig]:
-    """configs/features.yaml and configs/train.yaml with the mapping's overrides applied."""
+def training_configs(
+    mapping: ImportMapping, where: Path, out: Path
+) -> tuple[FeatureConfig, TrainConfig]:
+    """configs/features.yaml and configs/train.yaml with the mapping's overrides applied.
+
+    Tuned booster parameters belong to the data they were tuned on: unless the mapping says
+    otherwise, `leadscore tune` on the imported folder writes them into it, and `train` reads
+    them from there (never those tuned on other data).
+    """
     configs = []
     for name, model, overrides in (
         ("features", FeatureConfig, mapping.features),
@@ -131,6 +140,8 @@ def training_configs(mapping: ImportMapping, where: Path) -> tuple[FeatureConfig
             raise LeadscoreError(f"{where}: {issues}") from None
     features, train = configs
     assert isinstance(features, FeatureConfig) and isinstance(train, TrainConfig)
+    if "tuned_params" not in mapping.train:
+        train = train.model_copy(update={"tuned_params": str(out / TUNED_FILE)})
     return features, train
 
 

@@ -59,7 +59,6 @@ MAPPING: dict = {
         {"column": "notes", "reason": "written by sales after the call"},
     ],
     "ignore": [{"column": "internal", "reason": "not a lead property"}],
-    "train": {"tuned_params": None},
 }
 Export = Callable[..., tuple[Path, Path]]
 
@@ -122,7 +121,10 @@ def test_import_maps_the_export_into_the_contract(
     assert stages.filter(pl.col("lead_id") == "D2")["stage"].to_list() == ["MQL", "LOST"]
     assert stages.filter(pl.col("lead_id") == "D3")["stage"].to_list() == ["MQL"]
     assert data.events.height == 0
-    assert load_config(out / "train.yaml", TrainConfig).tuned_params is None
+    # Tuned parameters live with the data they were tuned on.
+    assert load_config(out / "train.yaml", TrainConfig).tuned_params == str(
+        out / "tuned_conversion.yaml"
+    )
     load_config(out / "features.yaml", FeatureConfig)
     assert (out / "import.json").exists()
 
@@ -266,18 +268,19 @@ def test_mapping_rules() -> None:
 
 
 @pytest.mark.parametrize("kind", ["x-education", "bank-marketing", "crm-opportunities"])
-def test_shipped_mappings_are_valid(kind: str) -> None:
+def test_shipped_mappings_are_valid(kind: str, tmp_path: Path) -> None:
     assert kind in known_kinds()
     path = mapping_path(kind)
     mapping = load_mapping(path)
-    features, train = training_configs(mapping, path)
+    features, train = training_configs(mapping, path, tmp_path)
     check_label_timing(mapping, features, path)
-    assert features.snapshot_sample_rate == 1.0 and train.tuned_params is None
+    assert features.snapshot_sample_rate == 1.0
+    assert train.tuned_params == str(tmp_path / "tuned_conversion.yaml")
 
 
 def test_outcomes_without_dates_must_give_one_honest_snapshot(tmp_path: Path) -> None:
     mapping = load_mapping(mapping_path("x-education"))
-    features, _ = training_configs(mapping, tmp_path)
+    features, _ = training_configs(mapping, tmp_path, tmp_path / "out")
     with pytest.raises(LeadscoreError, match="below features.snapshot_every_days"):
         check_label_timing(
             mapping, features.model_copy(update={"snapshot_max_age_days": 7}), tmp_path
