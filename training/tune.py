@@ -1,8 +1,8 @@
 """`leadscore tune`: Optuna TPE over the conversion booster, judged on the validation period.
 
-The test period stays untouched (promotion judges on it). The study lives in SQLite under
-mlruns/ so it can be resumed; every trial is a nested MLflow run; the best parameters are
-written to `TrainConfig.tuned_params`, which the next `leadscore train` picks up.
+The test period stays untouched (promotion judges on it). The study lives in SQLite beside
+the parameters it writes (`TrainConfig.tuned_params`, which the next `leadscore train` picks
+up), so it can be resumed; every trial is a nested MLflow run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from training.dataset import build_training_set
 from training.fit import fit_conversion
 from training.train import check_sufficiency
 
-STUDY_STORAGE = "sqlite:///mlruns/optuna.db"
+STUDY_FILE = "optuna.db"
 STUDY_NAME = "lead-conversion"
 
 
@@ -64,11 +64,14 @@ def tune(
     features: FeatureConfig,
     config: TrainConfig,
     trials: int,
-    storage: str = STUDY_STORAGE,
+    storage: str | None = None,
 ) -> TuneResult:
     """Run `trials` more trials of the (resumable) study and write the best parameters."""
     if not config.tuned_params:
         raise LeadscoreError("train config: tuned_params is empty, so tuning has nowhere to write")
+    path = Path(config.tuned_params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{path.parent / STUDY_FILE}"
     ts = build_training_set(data, features, config)
     check_sufficiency(ts, config)
     train, validation = ts.splits["train"], ts.splits["validation"]
@@ -108,7 +111,5 @@ def tune(
         best = suggest(optuna.trial.FixedTrial(study.best_params), config.conversion)
         mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
         mlflow.log_metric("best_validation_log_loss", study.best_value)
-    path = Path(config.tuned_params)
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(best.model_dump(), sort_keys=True))
     return TuneResult(run.info.run_id, best, float(study.best_value), len(study.trials), path)
