@@ -206,10 +206,9 @@ def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> N
 def test_three_trial_tune_writes_parameters_the_next_train_uses(store: Path, sim_dir: Path) -> None:
     target = store / "tuned.yaml"
     config = CONFIG.model_copy(update={"tuned_params": str(target)})
-    result = tune(
-        load_data(sim_dir), FEATURES, config, trials=3, storage=f"sqlite:///{store}/optuna.db"
-    )
+    result = tune(load_data(sim_dir), FEATURES, config, trials=3)
     assert result.trials == 3 and target.exists()
+    assert (store / "optuna.db").exists()  # the study lives beside the parameters
     children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert len(children) == 3
     params, source = booster_params(config)
