@@ -64,14 +64,13 @@ def tune(
     features: FeatureConfig,
     config: TrainConfig,
     trials: int,
-    storage: str | None = None,
 ) -> TuneResult:
     """Run `trials` more trials of the (resumable) study and write the best parameters."""
     if not config.tuned_params:
         raise LeadscoreError("train config: tuned_params is empty, so tuning has nowhere to write")
     path = Path(config.tuned_params)
     path.parent.mkdir(parents=True, exist_ok=True)
-    storage = storage or f"sqlite:///{path.parent / STUDY_FILE}"
+    storage = f"sqlite:///{path.parent / STUDY_FILE}"
     ts = build_training_set(data, features, config)
     check_sufficiency(ts, config)
     train, validation = ts.splits["train"], ts.splits["validation"]
