@@ -110,12 +110,7 @@ def input_notes(
     for i, record in enumerate(records):
         notes: list[Note] = []
         late = len(record.events) - int(counted[i])
-        kinds = {kind for _, kind in record.events}
-        unknown = (
-            Counter(kind for _, kind in record.events if kind not in known_types)
-            if not kinds <= known_types
-            else Counter[str]()
-        )
+        unknown = Counter(kind for _, kind in record.events if kind not in known_types)
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
         notes += [
