@@ -42,8 +42,11 @@ class FeatureConfig(BaseModel):
     snapshot_max_age_days: int = Field(
         365, ge=1, description="no snapshots of leads older than this (they keep being scored)"
     )
-    snapshot_sample_rate: float = Field(
-        1.0, gt=0, le=1, description="share of snapshots kept, drawn with the training seed"
+    snapshot_row_budget: int = Field(
+        500_000,
+        ge=1_000,
+        description="training keeps every snapshot when there are fewer, else a seeded uniform "
+        "sample of this many: all of a small company's history, bounded time on a large one",
     )
     horizon_days: int = Field(30, ge=1, description="converted = reached SQL within this")
 

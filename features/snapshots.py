@@ -74,9 +74,10 @@ def build_snapshots(data: LeadData, config: FeatureConfig, seed: int = 0) -> pl.
         ),
         pl.col("next_won").is_not_null().alias("event_observed"),
     ).sort(c.LEAD_ID, "as_of")
-    if config.snapshot_sample_rate < 1.0:
-        keep = np.random.default_rng(seed).random(snaps.height) < config.snapshot_sample_rate
-        snaps = snaps.filter(pl.Series(keep))
+    if snaps.height > config.snapshot_row_budget:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(snaps.height, config.snapshot_row_budget, replace=False))
+        snaps = snaps[keep]
     return snaps
 
 

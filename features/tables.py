@@ -46,6 +46,15 @@ class LeadData:
         ]
         return max(e for e in ends if e is not None)
 
+    def known_at(self, moment: datetime) -> LeadData:
+        """Only what was known strictly before `moment`: later leads, events and stages
+        dropped, so open deals are censored there — the data as it stood at that moment."""
+        return LeadData(
+            self.leads.filter(pl.col(c.CREATED_AT) < moment),
+            self.events.filter(pl.col(c.TS) < moment),
+            self.stages.filter(pl.col(c.TS) < moment),
+        )
+
 
 def parse_utc(column: str) -> pl.Expr:
     """ISO-8601 strings to UTC timestamps; naive times are taken as UTC, garbage as null."""

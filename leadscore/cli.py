@@ -109,9 +109,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tu = sub.add_parser(
         "tune",
         help="Optuna search over the conversion booster's parameters",
-        description="TPE with median pruning, judged on the validation period; the study is "
-        "kept in mlruns/optuna.db (resumable), each trial is a nested MLflow run, and the best "
-        "parameters go to the train config's tuned_params file for the next `train`.",
+        description="TPE with median pruning, judged on the backtests' pooled log loss; the "
+        "study is kept beside the tuned parameters (resumable), each trial is a nested MLflow "
+        "run, and the best parameters go to the train config's tuned_params file for the next "
+        "`train`.",
     )
     _training_options(tu)
     tu.add_argument("--trials", type=int, default=20, help="trials to run (default 20)")
@@ -119,12 +120,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
     pro = sub.add_parser(
         "promote",
-        help="score champion and challenger on the newest test period; promote if better",
-        description="Moves champion to the challenger only when its AUC wins by the "
-        "configured margin without worse calibration (ECE); --force skips the gate. The "
-        "decision and both sets of metrics are recorded in MLflow.",
+        help="backtest champion and challenger on the same data; promote if it holds up",
+        description="Re-runs the backtests of both models' recorded training procedures on "
+        "the same folds of --data and moves champion to the challenger unless it loses to its "
+        "own logistic baseline beyond the noise, trails the champion's AUC by more than the "
+        "tolerance, or calibrates worse (ECE); the newer model wins ties. --force skips the "
+        "gate. The decision and both sets of metrics are recorded in MLflow.",
     )
-    _training_options(pro, "data folder to evaluate on")
+    pro.add_argument("--data", required=True, help="data folder to backtest on")
+    pro.add_argument(
+        "--config", default=default_config("train"), help="training config (the tolerances)"
+    )
     pro.add_argument("--force", action="store_true", help="promote whatever the metrics say")
     pro.set_defaults(handler=commands.cmd_promote)
 

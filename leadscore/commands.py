@@ -104,6 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  registered {reg.name} version {reg.version} as {', '.join(reg.aliases)}")
     for note in result.notes:
         print(f"  note: {note}")
+    print_backtests(result.table, result.metrics)
     print_metrics(result.metrics)
     return 0
 
@@ -116,7 +117,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     features, config = _training_configs(args)
     result = tune(load_data(args.data), features, config, args.trials)
     print(
-        f"tuned: {result.trials} trials in the study, best validation log loss "
+        f"tuned: {result.trials} trials in the study, best backtest log loss "
         f"{result.best_log_loss:.5f} — {run_url(result.run_id)}"
     )
     print(f"  best parameters written to {result.written_to} (the next `train` uses them):")
@@ -127,11 +128,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from features.tables import load_data
+    from training.config import TrainConfig
     from training.promote import promote
     from training.registry import run_url
 
-    features, config = _training_configs(args)
-    decision = promote(load_data(args.data), features, config, force=args.force)
+    config = load_config(args.config, TrainConfig)
+    decision = promote(load_data(args.data), config, force=args.force)
     if decision.run_id is None:
         print(f"kept champion: {decision.reason}")
         return 0
@@ -224,6 +226,27 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     print(f"  by source: {summary['moved_by_source']}")
     print(f"  summary: {done.summary_path}; {run_url(done.run_id)}")
     return 0
+
+
+def print_backtests(table: list, metrics: dict[str, float]) -> None:
+    """The backtest table: each fold and the pool, the model beside its logistic baseline."""
+    print("  backtests, out of fold (AUC with a 95% interval over leads):")
+    print(
+        f"    {'fold':<7}{'tests from':<12}{'rows':>10}{'SQL leads':>10}{'rate':>8}"
+        f"{'AUC':>8}{'95% interval':>18}{'LR AUC':>8}{'ECE':>8}"
+    )
+    for line in table:
+        interval = f"[{line.auc.low:.3f}, {line.auc.high:.3f}]"
+        print(
+            f"    {line.fold:<7}{line.test_from:<12}{line.rows:>10,}{line.converted_leads:>10,}"
+            f"{line.base_rate:>8.4f}{line.auc.estimate:>8.3f}{interval:>18}"
+            f"{line.baseline_auc:>8.3f}{line.ece:>8.4f}"
+        )
+    print(
+        f"  model − logistic regression: {metrics['model_minus_baseline_auc']:+.4f} AUC "
+        f"[{metrics['model_minus_baseline_auc_low']:+.4f}, "
+        f"{metrics['model_minus_baseline_auc_high']:+.4f}]"
+    )
 
 
 def print_metrics(metrics: dict[str, float]) -> None:

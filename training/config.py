@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class SplitConfig(BaseModel):
-    """Leads are split by creation time: the oldest train, the newest test.
+class BacktestConfig(BaseModel):
+    """How a training run judges itself before it refits on everything.
 
-    `random` is for data without real creation times (e.g. an export where every lead has the
-    same date): each lead goes to a split by a seeded hash of its id, with the same shares.
+    `time`: rolling origin. The newest `test_share` of the labelled snapshots (by snapshot
+    time) is cut into `folds` consecutive periods; each period is tested by a model trained on
+    the snapshots whose label window closed before the period began.
+    `random`: for data without real creation times (every lead created at once): leads go to
+    `folds` folds by a seeded hash of their id, and each fold is tested by a model trained on
+    the others.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["time", "random"] = "time"
-    validation_share: float = Field(0.15, gt=0, lt=0.5)
-    test_share: float = Field(0.15, gt=0, lt=0.5)
+    folds: int = Field(3, ge=2, le=10)
+    test_share: float = Field(
+        0.3, gt=0, le=0.6, description="time mode: the newest share of snapshots tested"
+    )
     seed: int = Field(0, description="random mode: the salt of the lead-id hash")
 
 
@@ -39,8 +45,9 @@ class BoosterParams(BaseModel):
     feature_fraction: float = Field(0.8, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
-    max_rounds: int = Field(600, ge=1)
-    early_stopping_rounds: int = Field(40, ge=1)
+    max_rounds: int = Field(
+        600, ge=1, description="the backtests choose how many of these rounds the model keeps"
+    )
 
 
 class VelocityConfig(BaseModel):
@@ -53,16 +60,33 @@ class VelocityConfig(BaseModel):
     negative_rate: float = Field(
         0.25, gt=0, le=1, description="share of no-signing period rows kept (reweighted)"
     )
-    params: BoosterParams = BoosterParams(num_leaves=15, learning_rate=0.05, max_rounds=400)
+    max_rows: int = Field(
+        200_000,
+        ge=1_000,
+        description="snapshots a hazard booster fits on (a seeded sample when there are more): "
+        "each becomes up to `periods` rows",
+    )
+    params: BoosterParams = BoosterParams(num_leaves=15, learning_rate=0.1, max_rounds=200)
+
+    @property
+    def horizon_days(self) -> int:
+        return self.periods * self.period_days
 
 
 class SufficiencyConfig(BaseModel):
-    """Below these counts a model would be noise: training refuses and says so."""
+    """Below these counts a model would be noise: training refuses and says so.
+
+    Counted in leads, not snapshots: one converted lead looked at weekly is still one lead.
+    HubSpot asks for 100 conversions, Einstein for 120. Thin backtests are not refused; their
+    intervals say how thin they are.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_train_conversions: int = Field(200, ge=1)
-    min_eval_conversions: int = Field(30, ge=1)
+    min_converted_leads: int = Field(100, ge=1)
+    min_fold_converted_leads: int = Field(
+        20, ge=1, description="converted leads each backtest fold must train on"
+    )
     min_contracts: int = Field(50, ge=1)
 
 
@@ -73,8 +97,12 @@ class TrainConfig(BaseModel):
 
     seed: int = 0
     threads: int = Field(2, ge=1)
-    split: SplitConfig = SplitConfig()
+    backtest: BacktestConfig = BacktestConfig()
     conversion: BoosterParams = BoosterParams()
+    linear_base: bool = Field(
+        True,
+        description="grow the conversion trees from the baseline logistic regression's logit",
+    )
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     velocity: VelocityConfig = VelocityConfig()
     sufficiency: SufficiencyConfig = SufficiencyConfig()
@@ -85,11 +113,9 @@ class TrainConfig(BaseModel):
         "mlruns/tuned_conversion.yaml",
         description="written by `leadscore tune`; used instead of `conversion` when present",
     )
-    promotion_auc_margin: float = Field(0.002, ge=0)
+    promotion_auc_tolerance: float = Field(
+        0.002,
+        ge=0,
+        description="a challenger whose backtest AUC trails the champion's by more is refused",
+    )
     promotion_ece_tolerance: float = Field(0.005, ge=0)
-
-    @model_validator(mode="after")
-    def _split_leaves_training(self) -> TrainConfig:
-        if self.split.validation_share + self.split.test_share >= 0.8:
-            raise ValueError("split: validation_share + test_share must leave ≥ 20% to train")
-        return self

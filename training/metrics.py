@@ -89,3 +89,45 @@ def velocity_metrics(
         "p30_mean_prediction": float(p30[known].mean()),
         "p30_observed_rate": float(signed30.mean()),
     }
+
+
+def kaplan_meier_share(remaining_days: np.ndarray, observed: np.ndarray, days: float) -> float:
+    """Kaplan-Meier estimate of the share signed within `days` (censored rows count at risk
+    until they leave)."""
+    times = np.sort(remaining_days)
+    event_times, deaths = np.unique(
+        remaining_days[observed & (remaining_days <= days)], return_counts=True
+    )
+    at_risk = len(times) - np.searchsorted(times, event_times, side="left")
+    return float(1 - np.prod(1 - deaths / at_risk)) if len(event_times) else 0.0
+
+
+def velocity_calibration(
+    remaining_days: np.ndarray,
+    observed: np.ndarray,
+    predicted: dict[int, np.ndarray],
+    groups: int = 3,
+) -> dict[str, float]:
+    """Predicted P(signed within d) against Kaplan-Meier, per tercile of predicted risk.
+
+    `predicted` maps each horizon in days to every row's P(signed within it); the terciles
+    are cut on the longest horizon. `km_gap_max` is the largest |predicted − Kaplan-Meier|.
+    """
+    longest = predicted[max(predicted)]
+    edges = np.quantile(longest, np.linspace(0, 1, groups + 1))
+    group = np.clip(np.searchsorted(edges, longest, side="right") - 1, 0, groups - 1)
+    out: dict[str, float] = {}
+    gaps = []
+    for g in range(groups):
+        members = group == g
+        for days, p in predicted.items():
+            km = kaplan_meier_share(remaining_days[members], observed[members], days)
+            mean = float(p[members].mean())
+            out[f"tercile{g + 1}_{days}d_predicted"] = mean
+            out[f"tercile{g + 1}_{days}d_kaplan_meier"] = km
+            gaps.append(abs(mean - km))
+    out["km_gap_max"] = float(max(gaps))
+    for days, p in predicted.items():
+        out[f"{days}d_predicted"] = float(p.mean())
+        out[f"{days}d_kaplan_meier"] = kaplan_meier_share(remaining_days, observed, days)
+    return out

@@ -13,16 +13,19 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+from scipy.optimize import brentq
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from features.spec import FeatureSpec
+from training.linear import LinearBase
 
 EPS = 1e-6
 BOOSTER_FILE = "booster.txt"
 SPEC_FILE = "feature_spec.json"
 CALIBRATION_FILE = "calibration.json"
 HAZARD_FILE = "hazard.json"
+LINEAR_FILE = "linear_base.json"
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -30,9 +33,22 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def level_shift(eta: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The constant b with Σ w·σ(eta + b) = Σ w·y: the level fixed, the ranking kept."""
+    w = np.ones_like(y) if weight is None else weight
+    target = float((w * y).sum())
+
+    def excess(b: float) -> float:
+        return float((w / (1 + np.exp(-(eta + b)))).sum()) - target
+
+    return float(brentq(excess, -50.0, 50.0)) if 0 < target < w.sum() else 0.0
+
+
 @dataclass(frozen=True)
 class Calibrator:
-    """Maps raw booster probabilities to calibrated ones (isotonic steps or a sigmoid)."""
+    """Maps raw probabilities to calibrated ones (isotonic steps or a sigmoid), never
+    reversing their order: where the calibration rows rank backwards (a regime change between
+    periods), the sigmoid keeps slope 1 and only moves the level."""
 
     kind: str
     x: tuple[float, ...]
@@ -43,8 +59,11 @@ class Calibrator:
         if kind == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(raw, y)
             return cls(kind, tuple(iso.X_thresholds_), tuple(iso.y_thresholds_))
-        logistic = LogisticRegression(C=1e6).fit(logit(raw)[:, None], y)
-        return cls(kind, (float(logistic.coef_[0, 0]),), (float(logistic.intercept_[0]),))
+        logistic = LogisticRegression(C=1e6, solver="newton-cholesky").fit(logit(raw)[:, None], y)
+        slope, intercept = float(logistic.coef_[0, 0]), float(logistic.intercept_[0])
+        if slope <= 0:
+            slope, intercept = 1.0, level_shift(logit(raw), y)
+        return cls(kind, (slope,), (intercept,))
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         if self.kind == "isotonic":
@@ -56,31 +75,50 @@ class Calibrator:
 
 @dataclass(frozen=True)
 class ConversionModel:
-    """P(SQL within the horizon) = calibrator(booster(x))."""
+    """P(SQL within the horizon) = calibrator(σ(linear base(x) + trees(x))).
+
+    Without a linear base the trees start from the training rate, as LightGBM does alone.
+    """
 
     booster: lgb.Booster
     calibrator: Calibrator
     spec: FeatureSpec
+    linear: LinearBase | None = None
 
     def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
-        """Booster probabilities; one thread by default (a request is a few rows)."""
-        return self.booster.predict(X, num_threads=threads)
+        """Uncalibrated probabilities; one thread by default (a request is a few rows)."""
+        if self.linear is None:
+            return self.booster.predict(X, num_threads=threads)
+        trees = self.booster.predict(X, raw_score=True, num_threads=threads)
+        return 1 / (1 + np.exp(-(trees + self.linear.logit(X))))
 
     def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         return self.calibrator.apply(self.raw(X, threads))
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
-        """Exact TreeSHAP in log-odds of the raw model: one column per feature, then the bias."""
-        return self.booster.predict(X, pred_contrib=True, num_threads=threads)
+        """Exact contributions in log-odds of the raw model: one column per feature, then the
+        bias. TreeSHAP for the trees plus each feature's linear term against its mean."""
+        trees = self.booster.predict(X, pred_contrib=True, num_threads=threads)
+        return trees if self.linear is None else trees + self.linear.contributions(X)
 
     def save(self, folder: Path) -> Path:
         cal = {"kind": self.calibrator.kind, "x": self.calibrator.x, "y": self.calibrator.y}
-        return _save(folder, self.booster, self.spec, CALIBRATION_FILE, cal)
+        _save(folder, self.booster, self.spec, CALIBRATION_FILE, cal)
+        if self.linear is not None:
+            (folder / LINEAR_FILE).write_text(json.dumps(self.linear.to_dict()))
+        return folder
 
     @classmethod
     def load(cls, folder: Path) -> ConversionModel:
         booster, spec, cal = _load(folder, CALIBRATION_FILE)
-        return cls(booster, Calibrator(cal["kind"], tuple(cal["x"]), tuple(cal["y"])), spec)
+        linear_file = folder / LINEAR_FILE
+        linear = (
+            LinearBase.from_dict(json.loads(linear_file.read_text()))
+            if linear_file.exists()
+            else None
+        )
+        calibrator = Calibrator(cal["kind"], tuple(cal["x"]), tuple(cal["y"]))
+        return cls(booster, calibrator, spec, linear)
 
 
 @dataclass(frozen=True)
@@ -114,9 +152,14 @@ class VelocityModel:
     baseline: tuple[float, ...]
     period_days: int
     spec: FeatureSpec
+    slope: float = 1.0  # cross-fitted calibration: logit h_k = slope · f(x) + baseline_k
+
+    def shift(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        """f(x): the lead's shift of the per-period logit hazard, before calibration."""
+        return self.booster.predict(X, raw_score=True, num_threads=threads)
 
     def forecast(self, X: np.ndarray, threads: int = 1) -> VelocityForecast:
-        f = self.booster.predict(X, raw_score=True, num_threads=threads)
+        f = self.slope * self.shift(X, threads)
         hazard = 1 / (1 + np.exp(-(f[:, None] + np.asarray(self.baseline)[None, :])))
         survival = np.cumprod(1 - hazard, axis=1)
         cumulative = 1 - survival
@@ -127,13 +170,14 @@ class VelocityModel:
         return VelocityForecast(cumulative, expected, self.period_days)
 
     def save(self, folder: Path) -> Path:
-        hazard = {"baseline": self.baseline, "period_days": self.period_days}
+        hazard = {"baseline": self.baseline, "period_days": self.period_days, "slope": self.slope}
         return _save(folder, self.booster, self.spec, HAZARD_FILE, hazard)
 
     @classmethod
     def load(cls, folder: Path) -> VelocityModel:
         booster, spec, hazard = _load(folder, HAZARD_FILE)
-        return cls(booster, tuple(hazard["baseline"]), int(hazard["period_days"]), spec)
+        baseline, period = tuple(hazard["baseline"]), int(hazard["period_days"])
+        return cls(booster, baseline, period, spec, float(hazard.get("slope", 1.0)))
 
 
 def _save(

@@ -10,18 +10,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from lifelines import KaplanMeierFitter
 from matplotlib.figure import Figure
-from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+
+PERIOD = "backtests (out of fold)"
 
 
-def roc(y: np.ndarray, p: np.ndarray, auc: float, oracle: np.ndarray | None) -> Figure:
+def roc(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
+    """One ROC curve per named score (the model first), each with its AUC."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    fpr, tpr, _ = roc_curve(y, p)
-    ax.plot(fpr, tpr, label=f"model (AUC {auc:.3f})")
-    if oracle is not None:
-        ofpr, otpr, _ = roc_curve(y, oracle)
-        ax.plot(ofpr, otpr, "--", label="oracle (simulator truth)")
+    for i, (name, scores) in enumerate(curves.items()):
+        fpr, tpr, _ = roc_curve(y, scores)
+        auc = roc_auc_score(y, scores)
+        ax.plot(fpr, tpr, "-" if i == 0 else "--", label=f"{name} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test period")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {PERIOD}")
     ax.legend(loc="lower right")
     return fig
 
@@ -31,7 +33,7 @@ def precision_recall(y: np.ndarray, p: np.ndarray) -> Figure:
     precision, recall, _ = precision_recall_curve(y, p)
     ax.plot(recall, precision)
     ax.axhline(y.mean(), ls=":", color="grey", label=f"base rate {y.mean():.3f}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test period")
+    ax.set(xlabel="recall", ylabel="precision", title=f"Precision-recall, {PERIOD}")
     ax.legend()
     return fig
 
@@ -83,7 +85,9 @@ def shap_summary(names: list[str], contrib: np.ndarray, top: int = 20) -> Figure
     order = np.argsort(mean_abs)[-top:]
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.barh([names[i] for i in order], mean_abs[order])
-    ax.set(xlabel="mean |contribution| (log-odds)", title="SHAP summary (test sample)")
+    ax.set(
+        xlabel="mean |contribution| (log-odds)", title="SHAP summary (deployed model, 5,000 rows)"
+    )
     fig.tight_layout()
     return fig
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import polars as pl
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.types.schema import ColSpec, Schema, TensorSpec
@@ -35,6 +36,7 @@ VELOCITY = "deal-velocity"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
+PREDICTIONS = "backtest_predictions.parquet"  # a training run's out-of-fold predictions
 # What a logged model needs to be loaded elsewhere; naming it skips MLflow's slow inference.
 _REQUIREMENTS = ["lightgbm", "mlflow", "numpy", "pandas", "polars", "pydantic", "scikit-learn"]
 
@@ -133,6 +135,12 @@ def run_of(name: str, version: int) -> str:
     return MlflowClient().get_model_version(name, str(version)).run_id
 
 
+def version_of_run(name: str, run_id: str) -> int | None:
+    """The version of `name` a training run registered, if it registered one."""
+    versions = MlflowClient().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return int(versions[0].version) if versions else None
+
+
 def model_dir(name: str, version: int, dest: Path) -> Path:
     """Download a registered version's model directory (booster, spec, calibration)."""
     uri = f"models:/{name}/{version}"
@@ -146,6 +154,22 @@ def load_conversion(version: int, dest: Path) -> ConversionModel:
 
 def load_velocity(version: int, dest: Path) -> VelocityModel:
     return VelocityModel.load(model_dir(VELOCITY, version, dest))
+
+
+def run_dict(run_id: str, name: str) -> dict | None:
+    """A JSON artifact of a run, or None when the run did not record it."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{name}")
+    except (MlflowException, OSError):
+        return None
+
+
+def run_table(run_id: str, name: str, dest: Path) -> pl.DataFrame:
+    """A Parquet artifact of a run (e.g. its backtest predictions)."""
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=name, dst_path=str(dest)
+    )
+    return pl.read_parquet(path)
 
 
 def set_alias(name: str, alias: str, version: int) -> None:

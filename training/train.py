@@ -1,4 +1,9 @@
-"""`leadscore train`: data → snapshots → both models → test metrics → MLflow run + registry."""
+"""`leadscore train`: data → snapshots → backtests → models refit on everything → MLflow.
+
+The backtests (training/folds.py) judge the procedure on periods it has not seen and choose
+the round counts and the calibration; the registered models are then refit on every labelled
+snapshot up to the data's end, so the newest leads and campaigns are in the deployed model.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,32 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import polars as pl
 import yaml
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score
 
+from features import contract as c
 from features.config import FeatureConfig
-from features.errors import LeadscoreError
 from features.spec import FeatureSpec
 from features.tables import LeadData
-from features.vectors import block_frame, table_features
+from features.vectors import block_frame
 from training import plots, registry
+from training.backtest import (
+    ConversionBacktest,
+    check_sufficiency,
+    cross_fit,
+    fit_conversion,
+    fit_fold,
+    prepare_fold,
+)
 from training.config import BoosterParams, TrainConfig
-from training.dataset import Split, TrainingSet, build_training_set
-from training.fit import fit_conversion, fit_velocity, survival_of
-from training.metrics import conversion_metrics, velocity_metrics
+from training.dataset import TrainingSet, build_training_set, fingerprint
+from training.evaluation import ConversionFigures, FoldLine, conversion_figures, velocity_figures
+from training.folds import Fold, backtest_folds
 from training.models import ConversionModel, VelocityModel
 from training.oracle import oracle_probability, truth_table
 from training.report import figure_png, render
+from training.velocity import VelocityBacktest, cross_fit_velocity, fit_velocity, fit_velocity_fold
 
 Step = Callable[[str], None]
 
@@ -37,25 +51,8 @@ class TrainResult:
     conversion: registry.Registered
     velocity: registry.Registered | None
     metrics: dict[str, float]
+    table: list[FoldLine]
     notes: list[str] = field(default_factory=list)
-
-
-def check_sufficiency(ts: TrainingSet, config: TrainConfig) -> None:
-    """Refuse data with too few conversions to learn or to judge a model."""
-    need = config.sufficiency
-    counts = {name: int(split.converted.sum()) for name, split in ts.splits.items()}
-    short = []
-    if counts["train"] < need.min_train_conversions:
-        short.append(f"train has {counts['train']} (need {need.min_train_conversions})")
-    for name in ("validation", "test"):
-        if counts[name] < need.min_eval_conversions:
-            short.append(f"{name} has {counts[name]} (need {need.min_eval_conversions})")
-    if short:
-        raise LeadscoreError(
-            "too few conversions (snapshots followed by an SQL) for a stable model: "
-            + "; ".join(short)
-            + ". Bring more history or leads, or lower configs/train.yaml sufficiency."
-        )
 
 
 def booster_params(config: TrainConfig) -> tuple[BoosterParams, str]:
@@ -66,23 +63,32 @@ def booster_params(config: TrainConfig) -> tuple[BoosterParams, str]:
     return config.conversion, "configs"
 
 
-def capacity_per_snapshot_day(features: FeatureConfig, config: TrainConfig) -> float:
-    """Sales capacity scaled to the share of open leads that appear as snapshots on a day."""
-    return config.capacity_per_day * features.snapshot_sample_rate / features.snapshot_every_days
+@dataclass(frozen=True)
+class Backtests:
+    conversion: ConversionBacktest
+    velocity: VelocityBacktest | None
 
 
-def evaluate_conversion(
-    model: ConversionModel, test: Split, features: FeatureConfig, config: TrainConfig
-) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    raw = model.raw(test.X)
-    p = model.calibrator.apply(raw)
-    day = test.rows["as_of"].dt.date().to_physical().to_numpy()
-    capacity = capacity_per_snapshot_day(features, config)
-    metrics = conversion_metrics(test.converted, p, day, capacity)
-    metrics["log_loss_uncalibrated"] = conversion_metrics(test.converted, raw, day, capacity)[
-        "log_loss"
-    ]
-    return metrics, p, raw
+def run_backtests(
+    ts: TrainingSet,
+    folds: list[Fold],
+    params: BoosterParams,
+    config: TrainConfig,
+    step: Step,
+    with_velocity: bool,
+) -> Backtests:
+    """Every fold's models, then the cross-fitted choices for the deployed pair."""
+    conversion, velocity = [], []
+    for fold in folds:
+        step(f"backtest {fold.number} of {len(folds)}")
+        data = prepare_fold(ts, fold, config)
+        conversion.append(fit_fold(data, params, config))
+        if with_velocity:
+            train, test = (data.X, ts.rows[fold.train]), (data.X_test, ts.rows[fold.test])
+            velocity.append(fit_velocity_fold(fold, data.spec, train, test, config, ts.data.end))
+    return Backtests(
+        cross_fit(conversion, config), cross_fit_velocity(velocity, config) if velocity else None
+    )
 
 
 def train(
@@ -92,135 +98,174 @@ def train(
     config: TrainConfig,
     step: Step = lambda _: None,
 ) -> TrainResult:
-    """Train, evaluate on the newest cohort, log everything to one MLflow run, register."""
+    """Backtest, refit on everything, log to one MLflow run, register both models."""
     step("snapshots and features")
-    ts = build_training_set(data, features, config)
-    check_sufficiency(ts, config)
+    ts = build_training_set(data, features, config.seed)
+    folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
+    check_sufficiency(ts, folds, config)
     params, params_from = booster_params(config)
+    notes: list[str] = []
+    contracts = ts.rows.filter(pl.col("event_observed"))[c.LEAD_ID].n_unique()
+    with_velocity = contracts >= config.sufficiency.min_contracts
+    if not with_velocity:
+        notes.append(
+            f"deal-velocity not trained: {contracts} leads with a signed contract, "
+            f"need {config.sufficiency.min_contracts} (does the data have WON?)"
+        )
+    bt = run_backtests(ts, folds, params, config, step, with_velocity)
+    truth = truth_table(folder)
+    oracle = (
+        oracle_probability(truth, ts.rows[bt.conversion.pooled("positions")], features.horizon_days)
+        if truth is not None
+        else None
+    )
+    figures = conversion_figures(ts, bt.conversion, features, config, oracle)
+    metrics = dict(figures.metrics)
+    step("models on every snapshot")
+    everything = np.arange(ts.rows.height)
+    spec = ts.spec_for(everything)
+    X = ts.matrix(spec, everything)
+    conversion = fit_conversion(spec, (X, ts.converted), bt.conversion, params, config)
+    velocity = None
+    if bt.velocity is not None:
+        velocity = fit_velocity(
+            spec, X, ts.rows, bt.velocity.rounds, bt.velocity.calibration, config, data.end
+        )
+        metrics |= {
+            f"velocity_{k}": v
+            for k, v in velocity_figures(
+                bt.velocity.surv, bt.velocity.forecast, config.velocity.horizon_days
+            ).items()
+        }
+        metrics["velocity_rounds"] = float(bt.velocity.rounds)
+        metrics["velocity_calibration_slope"] = bt.velocity.calibration.slope
+    step("report and registry")
+    images = _figures(figures, conversion, X, bt, oracle)
+    return _log(
+        ts,
+        features,
+        config,
+        (params, params_from),
+        (conversion, velocity),
+        metrics,
+        figures,
+        images,
+        notes,
+    )
+
+
+def _log(
+    ts: TrainingSet,
+    features: FeatureConfig,
+    config: TrainConfig,
+    params: tuple[BoosterParams, str],
+    models: tuple[ConversionModel, VelocityModel | None],
+    metrics: dict[str, float],
+    figures: ConversionFigures,
+    images: dict[str, Figure],
+    notes: list[str],
+) -> TrainResult:
+    """One MLflow run: configs, data fingerprint, metrics, plots, report, predictions, models."""
+    (booster, params_from), (conversion, velocity) = params, models
     registry.configure()
+    facts = fingerprint(ts)
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({f"conversion.{k}": v for k, v in params.model_dump().items()})
+        mlflow.log_params({f"conversion.{k}": v for k, v in booster.model_dump().items()})
         mlflow.log_params(
             {
                 "params_from": params_from,
                 "seed": config.seed,
                 "calibration": config.calibration,
-                "spec_hash": ts.spec.hash,
+                "linear_base": config.linear_base,
+                "backtest.mode": config.backtest.mode,
+                "backtest.folds": config.backtest.folds,
+                "spec_hash": conversion.spec.hash,
                 "horizon_days": features.horizon_days,
             }
         )
-        mlflow.log_params({f"data.{k}": v for k, v in ts.fingerprint.items()})
-        mlflow.log_dict(ts.fingerprint, "data_fingerprint.json")
-        mlflow.log_dict(ts.spec.to_dict(), "feature_spec.json")
-        step("conversion model")
-        conversion, booster = fit_conversion(
-            ts.spec, ts.splits["train"], ts.splits["validation"], params, config
-        )
-        test = ts.splits["test"]
-        metrics, p, raw = evaluate_conversion(conversion, test, features, config)
-        metrics["best_iteration"] = float(booster.best_iteration)
-        figures, oracle_metrics = _conversion_figures(
-            conversion, test, p, raw, metrics, folder, features
-        )
-        metrics |= oracle_metrics
-        notes: list[str] = []
-        velocity_model, velocity_metrics_ = None, {}
-        contracts = int(
-            test.rows["event_observed"].sum() + ts.splits["train"].rows["event_observed"].sum()
-        )
-        if contracts < config.sufficiency.min_contracts:
-            notes.append(
-                f"deal-velocity not trained: {contracts} snapshots of signed deals, "
-                f"need {config.sufficiency.min_contracts} (does the data have WON?)"
-            )
-        else:
-            step("velocity model")
-            velocity_model = fit_velocity(
-                ts.spec, ts.splits["train"], ts.splits["validation"], config, ts.cutoffs
-            )
-            velocity_metrics_, fig = _evaluate_velocity(velocity_model, test)
-            figures["velocity_vs_kaplan_meier"] = fig
-        all_metrics = {f"test_{k}": v for k, v in metrics.items()}
-        all_metrics |= {f"test_velocity_{k}": v for k, v in velocity_metrics_.items()}
-        mlflow.log_metrics({k: v for k, v in all_metrics.items() if np.isfinite(v)})
-        step("report and registry")
-        pngs = {name: figure_png(fig) for name, fig in figures.items()}
+        mlflow.log_params({f"data.{k}": v for k, v in facts.items()})
+        mlflow.log_dict(facts, "data_fingerprint.json")
+        mlflow.log_dict(conversion.spec.to_dict(), "feature_spec.json")
+        mlflow.log_dict(config.model_dump(mode="json"), "train_config.json")
+        mlflow.log_dict(features.model_dump(mode="json"), "features_config.json")
+        mlflow.log_dict(booster.model_dump(mode="json"), "booster_params.json")
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        pngs = {name: figure_png(fig) for name, fig in images.items()}
         with tempfile.TemporaryDirectory() as tmp:
             for name, png in pngs.items():
                 (Path(tmp) / f"{name}.png").write_bytes(png)
             mlflow.log_artifacts(tmp, "plots")
+            predictions = (
+                ts.rows[figures.positions]
+                .select(c.LEAD_ID, "as_of", "converted", "event_observed")
+                .with_columns(p=pl.Series(figures.p), baseline=pl.Series(figures.baseline))
+            )
+            predictions.write_parquet(Path(tmp) / registry.PREDICTIONS)
+            mlflow.log_artifact(str(Path(tmp) / registry.PREDICTIONS))
         sections = {
-            "test metrics: conversion": metrics,
-            "test metrics: velocity": velocity_metrics_,
-            "data": ts.fingerprint,
-            "parameters": params.model_dump(),
+            "backtests (out of fold)": {
+                f"fold {line.fold} from {line.test_from}": _line(line) for line in figures.table
+            },
+            "metrics": metrics,
+            "data": facts,
+            "parameters": booster.model_dump(),
         }
         mlflow.log_text(
             render(f"leadscore model report — run {run.info.run_id}", sections, pngs),
             "model_report.html",
         )
-        example = _example(data, ts.spec, test)
+        example = _example(ts, conversion.spec)
         conv_reg = registry.log_model(registry.CONVERSION, conversion, example)
-        vel_reg = (
-            registry.log_model(registry.VELOCITY, velocity_model, example)
-            if velocity_model
-            else None
-        )
-        return TrainResult(run.info.run_id, conv_reg, vel_reg, all_metrics, notes)
+        vel_reg = registry.log_model(registry.VELOCITY, velocity, example) if velocity else None
+    return TrainResult(run.info.run_id, conv_reg, vel_reg, metrics, figures.table, notes)
 
 
-def _example(data: LeadData, spec: FeatureSpec, test: Split) -> pd.DataFrame:
-    """A few test rows as the frame `leadscore features` writes (the input example)."""
-    head = test.rows.head(3)
-    block = table_features(
-        data, spec, head["lead_id"].to_list(), head["as_of"].dt.epoch("ms").to_numpy()
+def _line(line: FoldLine) -> str:
+    return (
+        f"{line.rows:,} rows, {line.converted_leads:,} converted leads, rate {line.base_rate:.4f}; "
+        f"AUC {line.auc.estimate:.4f} [{line.auc.low:.4f}, {line.auc.high:.4f}], "
+        f"baseline {line.baseline_auc:.4f}; ECE {line.ece:.4f}"
     )
-    return block_frame(spec, block).drop("lead_id", "as_of").to_pandas()
 
 
-def _conversion_figures(
+def _example(ts: TrainingSet, spec: FeatureSpec) -> pd.DataFrame:
+    """A few rows as the frame `leadscore features` writes (the input example)."""
+    return (
+        block_frame(spec, ts.block.take(np.arange(min(3, ts.rows.height))))
+        .drop("lead_id", "as_of")
+        .to_pandas()
+    )
+
+
+def _figures(
+    figures: ConversionFigures,
     model: ConversionModel,
-    test: Split,
-    p: np.ndarray,
-    raw: np.ndarray,
-    metrics: dict[str, float],
-    folder: Path,
-    features: FeatureConfig,
-) -> tuple[dict[str, Figure], dict[str, float]]:
-    """The conversion figures, and the oracle comparison where the simulator's truth exists."""
-    y = test.converted
-    truth = truth_table(folder)
-    oracle, extra = None, {}
-    if truth is not None:
-        oracle = oracle_probability(truth, test.rows, features.horizon_days)
-        extra["oracle_roc_auc"] = float(roc_auc_score(y, oracle))
-        extra["model_to_oracle_auc"] = metrics["roc_auc"] / extra["oracle_roc_auc"]
-    sample = np.random.default_rng(0).choice(len(y), size=min(len(y), 5000), replace=False)
-    gain = model.booster.feature_importance(importance_type="gain")
+    X: np.ndarray,
+    bt: Backtests,
+    oracle: np.ndarray | None,
+) -> dict[str, Figure]:
+    """The report's figures: out-of-fold curves, and the deployed model's importances."""
+    y, p = figures.y, figures.p
+    curves = {"model": p, "logistic regression": figures.baseline}
+    if oracle is not None:
+        curves["oracle (simulator truth)"] = oracle
+    sample = np.random.default_rng(0).choice(len(X), size=min(len(X), 5000), replace=False)
     names = model.spec.feature_names
-    return {
-        "roc": plots.roc(y, p, metrics["roc_auc"], oracle),
+    out = {
+        "roc": plots.roc(y, curves),
         "precision_recall": plots.precision_recall(y, p),
-        "calibration": plots.calibration(y, p, raw),
+        "calibration": plots.calibration(y, p, figures.raw),
         "cumulative_gains": plots.gains(y, p),
-        "feature_importance": plots.importance(names, gain),
-        "shap_summary": plots.shap_summary(names, model.contributions(test.X[sample])),
-    }, extra
-
-
-def _evaluate_velocity(model: VelocityModel, test: Split) -> tuple[dict[str, float], Figure]:
-    surv = survival_of(test.rows)
-    forecast = model.forecast(test.X)
-    horizon = model.period_days * len(model.baseline)
-    metrics = velocity_metrics(
-        surv.remaining,
-        surv.observed,
-        forecast.cumulative[:, -1],
-        forecast.expected_remaining_days,
-        forecast.within(30),
-        horizon,
-    )
-    fig = plots.velocity_vs_km(
-        surv.remaining, surv.observed, forecast.cumulative, model.period_days
-    )
-    return metrics, fig
+        "feature_importance": plots.importance(
+            names, model.booster.feature_importance(importance_type="gain")
+        ),
+        "shap_summary": plots.shap_summary(names, model.contributions(X[sample])),
+    }
+    if bt.velocity is not None:
+        out["velocity_vs_kaplan_meier"] = plots.velocity_vs_km(
+            bt.velocity.surv.remaining,
+            bt.velocity.surv.observed,
+            bt.velocity.forecast.cumulative,
+            bt.velocity.forecast.period_days,
+        )
+    return out

@@ -1,8 +1,10 @@
-"""`leadscore tune`: Optuna TPE over the conversion booster, judged on the validation period.
+"""`leadscore tune`: Optuna TPE over the conversion booster, judged by the backtests.
 
-The test period stays untouched (promotion judges on it). The study lives in SQLite beside
-the parameters it writes (`TrainConfig.tuned_params`, which the next `leadscore train` picks
-up), so it can be resumed; every trial is a nested MLflow run.
+A trial's score is the backtests' pooled log loss at its best round count — the same folds
+and the same choice `train` makes — reported fold by fold so the median pruner can stop a
+hopeless trial early. The folds' matrices and baselines are built once for all trials. The
+study lives in SQLite beside the parameters it writes (`TrainConfig.tuned_params`, which the
+next `leadscore train` picks up), so it can be resumed; every trial is a nested MLflow run.
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ from pathlib import Path
 import mlflow
 import optuna
 import yaml
-from optuna_integration.lightgbm import LightGBMPruningCallback
-from sklearn.metrics import roc_auc_score
 
 from features.config import FeatureConfig
 from features.errors import LeadscoreError
 from features.tables import LeadData
 from training import registry
+from training.backtest import FoldFit, check_sufficiency, cross_fit, fit_fold, prepare_fold
 from training.config import BoosterParams, TrainConfig
 from training.dataset import build_training_set
-from training.fit import fit_conversion
-from training.train import check_sufficiency
+from training.fit import pooled_curve
+from training.folds import backtest_folds
 
 STUDY_FILE = "optuna.db"
 STUDY_NAME = "lead-conversion"
@@ -33,7 +34,7 @@ STUDY_NAME = "lead-conversion"
 class TuneResult:
     run_id: str
     best: BoosterParams
-    best_log_loss: float
+    best_log_loss: float  # pooled over the backtests
     trials: int
     written_to: Path
 
@@ -71,35 +72,33 @@ def tune(
     path = Path(config.tuned_params)
     path.parent.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{path.parent / STUDY_FILE}"
-    ts = build_training_set(data, features, config)
-    check_sufficiency(ts, config)
-    train, validation = ts.splits["train"], ts.splits["validation"]
+    ts = build_training_set(data, features, config.seed)
+    folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
+    check_sufficiency(ts, folds, config)
+    prepared = [prepare_fold(ts, fold, config) for fold in folds]
     registry.configure()
     study = optuna.create_study(
-        study_name=f"{STUDY_NAME}-{ts.spec.hash}",
+        study_name=f"{STUDY_NAME}-{prepared[-1].spec.hash}",
         storage=storage,
         load_if_exists=True,
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=config.seed),
-        pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
+        pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
     )
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, config.conversion)
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             mlflow.log_params(params.model_dump())
-            pruning = LightGBMPruningCallback(trial, "binary_logloss", valid_name="validation")
-            model, booster = fit_conversion(
-                ts.spec, train, validation, params, config, callbacks=[pruning]
-            )
-            loss = float(booster.best_score["validation"]["binary_logloss"])
-            auc = float(roc_auc_score(validation.converted, model.predict(validation.X)))
+            fits = []
+            for step, fold in enumerate(prepared):
+                fits.append(fit_fold(fold, params, config))
+                loss = _pooled_loss(fits)
+                trial.report(loss, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
             mlflow.log_metrics(
-                {
-                    "validation_log_loss": loss,
-                    "validation_roc_auc": auc,
-                    "best_iteration": booster.best_iteration,
-                }
+                {"backtest_log_loss": loss, "rounds": float(cross_fit(fits, config).rounds)}
             )
         return loss
 
@@ -109,6 +108,11 @@ def tune(
         study.optimize(objective, n_trials=trials, show_progress_bar=True)
         best = suggest(optuna.trial.FixedTrial(study.best_params), config.conversion)
         mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
-        mlflow.log_metric("best_validation_log_loss", study.best_value)
+        mlflow.log_metric("best_backtest_log_loss", study.best_value)
     path.write_text(yaml.safe_dump(best.model_dump(), sort_keys=True))
     return TuneResult(run.info.run_id, best, float(study.best_value), len(study.trials), path)
+
+
+def _pooled_loss(fits: list[FoldFit]) -> float:
+    """The folds' log loss pooled by test rows, at the round count that minimises it."""
+    return float(pooled_curve([f.curve for f in fits], [len(f.y) for f in fits]).min())

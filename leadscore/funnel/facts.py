@@ -72,11 +72,7 @@ def known_at(data: LeadData, as_of: datetime | None) -> tuple[LeadData, datetime
     """
     if as_of is None:
         return data, data.end
-    known = LeadData(
-        data.leads.filter(pl.col(c.CREATED_AT) < as_of),
-        data.events.filter(pl.col(c.TS) < as_of),
-        data.stages.filter(pl.col(c.TS) < as_of),
-    )
+    known = data.known_at(as_of)
     if known.leads.height == 0:
         raise LeadscoreError(f"no lead was created before --as-of {as_of.isoformat()}")
     return known, as_of

@@ -27,7 +27,7 @@ from features.tables import LeadData
 from leadscore.funnel import plots
 from leadscore.funnel.facts import known_at
 from leadscore.funnel.figures import FunnelConfig, FunnelFigures, funnel_figures
-from leadscore.funnel.routing import RoutingValue, load_champion, routing_value, trained_until
+from leadscore.funnel.routing import RoutingValue, load_champion, routing_value
 from leadscore.funnel.tables import tables
 from serving.config import EconomicsConfig, RoutingConfig
 from training import registry
@@ -56,16 +56,14 @@ def build_report(
     capacity = routing.capacity.leads_per_day if routing.capacity else train.capacity_per_day
     if routing.capacity is None:
         notes.append(f"routing config has no capacity: using the train config's {capacity}/day")
-    value = _model_routing(data, as_of, figures.as_of, config, train, capacity, notes)
+    value = _model_routing(data, as_of, config, capacity, notes)
     return FunnelReport(figures, value, tuple(notes))
 
 
 def _model_routing(
     data: LeadData,
     as_of: datetime | None,
-    moment: datetime,
     config: FunnelConfig,
-    train: TrainConfig,
     capacity: int,
     notes: list[str],
 ) -> RoutingValue | None:
@@ -78,16 +76,11 @@ def _model_routing(
                 "model routing skipped (run `leadscore train` first)"
             )
             return None
-        value = routing_value(known_at(data, as_of)[0], *champion, train, capacity, config)
+        value = routing_value(known_at(data, as_of)[0], champion, capacity, config)
     if value is None:
-        notes.append("model routing skipped: the test period has no SQLs to compare on")
-        return None
-    seen = trained_until(value.model_version)
-    if seen is not None and seen > moment:
         notes.append(
-            f"the champion was trained on data up to {seen:%Y-%m-%d}, after this report's "
-            "as-of: it may have learned from this test period's leads, so its capture is "
-            "optimistic"
+            "model routing skipped: the champion's backtest periods hold no SQL this data can "
+            "judge (as of before them, or other data)"
         )
     return value
 

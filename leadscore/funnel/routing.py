@@ -1,12 +1,13 @@
 """The value of model routing: what sales would catch by working the model's top leads a day.
 
-Sales can take K new leads a day (configs/routing.yaml: reps × leads per rep). On the newest
-(test) period of the champion's own time split, each day's open-lead snapshots are ranked by
-the champion, by random order and by a few one-line rules ("attended a webinar", "pricing
+Sales can take K new leads a day (configs/routing.yaml: reps × leads per rep). On the
+champion's backtest periods, each day's open-lead snapshots are ranked by the champion's
+out-of-fold predictions (its training run logged them: scores of a model that had not seen
+those periods), by random order and by a few one-line rules ("attended a webinar", "pricing
 view in the last 7 days"); each ranking routes its top K, and we count the SQLs within the
 horizon and the contracts those rows went on to. Snapshots are a sample of the open leads
-(every `snapshot_every_days`, kept with `snapshot_sample_rate`), so K is scaled the way
-training's recall@capacity is (`capacity_per_snapshot_day`).
+(every `snapshot_every_days`, within the row budget), so K is scaled the way training's
+recall@capacity is (`capacity_per_snapshot_day`).
 
 Ties (every rule, and random order) are broken at random, and we count the *expected*
 capture rather than one draw: exact, repeatable and fair to coarse rules.
@@ -18,19 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import polars as pl
 
 from features import contract as c
 from features.errors import LeadscoreError
 from features.tables import LeadData
+from features.vectors import table_features, to_matrix
 from leadscore.funnel.figures import FunnelConfig, RoutingRule
 from training import registry
-from training.config import TrainConfig
-from training.dataset import featurize, split_rows
 from training.models import ConversionModel
-from training.train import capacity_per_snapshot_day
 
 
 @dataclass(frozen=True)
@@ -59,13 +57,12 @@ class CurvePoint:
 class RoutingValue:
     """Model, random order and each rule at the sales capacity, and the capture curve.
 
-    `test_from` is the first snapshot of the test leads: the newest cohort under the usual
-    time split, a random share of all leads under `split.mode: random`.
+    `period_from` is the first snapshot of the champion's backtest periods that the report's
+    data can judge (its label known by the data's end).
     """
 
     model_version: int
-    split_mode: str
-    test_from: datetime
+    period_from: datetime
     rows: int
     days: int
     horizon_days: int
@@ -120,50 +117,64 @@ def rule_score(rule: RoutingRule, names: list[str], X: np.ndarray) -> np.ndarray
     return (np.nan_to_num(values, nan=-np.inf) >= rule.min_value).astype(np.float64)
 
 
-def load_champion(dest: Path) -> tuple[int, ConversionModel] | None:
-    """The champion conversion model of the configured MLflow store, or None if there is none."""
+@dataclass(frozen=True)
+class Champion:
+    """The champion conversion model and its backtests' out-of-fold predictions."""
+
+    version: int
+    model: ConversionModel
+    predictions: pl.DataFrame  # lead_id, as_of, converted, event_observed, p
+    sample_rate: float  # the share of all snapshots its training rows were
+
+
+def load_champion(dest: Path) -> Champion | None:
+    """The champion of the configured MLflow store, or None if there is none."""
     registry.configure()
     try:
         version = registry.version_of(registry.CONVERSION, registry.CHAMPION)
     except LeadscoreError:
         return None
-    return version, registry.load_conversion(version, dest)
-
-
-def trained_until(version: int) -> datetime | None:
-    """The end of the data the champion's training run saw (its logged fingerprint)."""
-    params = mlflow.get_run(registry.run_of(registry.CONVERSION, version)).data.params
-    end = params.get("data.data_end")
-    return datetime.fromisoformat(end) if end else None
+    run_id = registry.run_of(registry.CONVERSION, version)
+    facts = registry.run_dict(run_id, "data_fingerprint.json") or {}
+    return Champion(
+        version,
+        registry.load_conversion(version, dest),
+        registry.run_table(run_id, registry.PREDICTIONS, dest),
+        float(facts.get("snapshot_sample_rate", 1.0)),
+    )
 
 
 def routing_value(
-    data: LeadData,
-    version: int,
-    model: ConversionModel,
-    train: TrainConfig,
-    capacity_per_day: int,
-    config: FunnelConfig,
+    data: LeadData, champion: Champion, capacity_per_day: int, config: FunnelConfig
 ) -> RoutingValue | None:
-    """Model vs random vs the best rule on the test period of `data` (already cut at as_of).
-
-    The snapshots, split and horizon are the champion's own (its spec's feature config and
-    the train config's split), so this is the period the champion was judged on. None when
-    that period holds no snapshot that reached SQL (too little data after as_of's cut).
-    """
+    """Model vs random vs the best rule on the champion's backtest rows that `data` (already
+    cut at as_of) can judge. None when those rows hold no SQL."""
+    model = champion.model
     features, names = model.spec.config, model.spec.feature_names
     check_rules(config.rules, names)
-    train = train.model_copy(update={"capacity_per_day": capacity_per_day})
-    rows, _ = split_rows(data, features, train)
-    test = rows.filter(pl.col("split") == "test").sort(c.LEAD_ID, "as_of")
-    if test.height == 0 or test["converted"].sum() == 0:
+    horizon = pl.duration(days=features.horizon_days)
+    rows = champion.predictions.filter(
+        (pl.col("as_of") + horizon <= data.end) & pl.col(c.LEAD_ID).is_in(data.leads[c.LEAD_ID])
+    ).sort(c.LEAD_ID, "as_of")
+    if rows.height == 0 or rows["converted"].sum() == 0:
         return None
-    split = featurize(data, model.spec, test)
-    day = test["as_of"].dt.date().to_physical().to_numpy()
-    targets = {"sql": split.converted, "contracts": test["event_observed"].to_numpy()}
-    per_day = capacity_per_snapshot_day(features, train)
-    scores = {f"model v{version}": model.predict(split.X), "random order": np.zeros(test.height)}
-    scores |= {rule.name: rule_score(rule, names, split.X) for rule in config.rules}
+    X = to_matrix(
+        model.spec,
+        table_features(
+            data, model.spec, rows[c.LEAD_ID].to_list(), rows["as_of"].dt.epoch("ms").to_numpy()
+        ),
+    )
+    day = rows["as_of"].dt.date().to_physical().to_numpy()
+    targets = {
+        "sql": rows["converted"].to_numpy().astype(np.float64),
+        "contracts": rows["event_observed"].to_numpy(),
+    }
+    per_day = capacity_per_day * champion.sample_rate / features.snapshot_every_days
+    scores = {
+        f"model v{champion.version}": rows["p"].to_numpy(),
+        "random order": np.zeros(rows.height),
+    }
+    scores |= {rule.name: rule_score(rule, names, X) for rule in config.rules}
 
     def capture(name: str, k: int) -> Capture:
         hits = {t: captured(y, scores[name], day, k) for t, y in targets.items()}
@@ -185,10 +196,9 @@ def routing_value(
         ]
         curve.append(CurvePoint(capacity_per_day * multiple, k_m, *shares))
     return RoutingValue(
-        model_version=version,
-        split_mode=train.split.mode,
-        test_from=test["as_of"].min(),
-        rows=test.height,
+        model_version=champion.version,
+        period_from=rows["as_of"].min(),
+        rows=rows.height,
         days=int(np.unique(day).size),
         horizon_days=features.horizon_days,
         capacity_per_day=capacity_per_day,

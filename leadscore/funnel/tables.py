@@ -204,10 +204,10 @@ def _capture_row(c: Capture) -> Cells:
 
 def _routing(r: RoutingValue) -> Table:
     best = f"; best rule: {r.best_rule}" if r.best_rule else ""
-    period = "test period" if r.split_mode == "time" else "test leads (random split)"
     return Table(
         f"Value of model routing: top {r.leads_per_snapshot_day} snapshots a day (sales "
-        f"capacity {r.capacity_per_day} leads/day), {period} from {r.test_from:%Y-%m-%d}: "
+        f"capacity {r.capacity_per_day} leads/day), the champion's backtests (out of fold) "
+        f"from {r.period_from:%Y-%m-%d}: "
         f"{r.rows:,} snapshots over {r.days} days, {r.sqls:,} reached SQL within "
         f"{r.horizon_days} d, {r.contracts:,} signed later{best}",
         ("ranking", "SQLs caught", "of all", "contracts caught", "of all"),

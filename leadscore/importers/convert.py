@@ -49,6 +49,9 @@ def build_tables(
         frame[col].alias(name) for name, col in extra.items() if col is not None
     )
     leads = leads.with_columns(_attribute(frame, col, where) for col in columns)
+    leads = leads.with_columns(
+        _calendar_change(leads, col) for col in columns if col.change_over_days
+    )
     stages = _stages(frame, leads, mapping, where)
     events = pl.DataFrame(
         schema={c.LEAD_ID: pl.String, c.TS: UTC_US, c.EVENT_TYPE: pl.String, c.VALUE: pl.Float64}
@@ -146,6 +149,26 @@ def _attribute(frame: pl.DataFrame, col: Column, where: str) -> pl.Series:
             f"{rows[0] + 1}: {values[rows[0]]!r} (add it to the column's `missing`?)"
         )
     return numbers.alias(col.target)
+
+
+def _calendar_change(leads: pl.DataFrame, col: Column) -> pl.Series:
+    """The attribute minus its value in effect `change_over_days` before each lead's creation:
+    the value of the latest earlier lead created by then (null where there is none)."""
+    assert col.change_over_days is not None
+    history = (
+        leads.select(pl.col(c.CREATED_AT).alias("at"), pl.col(col.target).alias("then"))
+        .drop_nulls()
+        .sort("at")
+    )
+    wanted = leads.select(
+        (pl.col(c.CREATED_AT) - pl.duration(days=col.change_over_days)).alias("at")
+    ).with_row_index("row")
+    earlier = (
+        wanted.sort("at")
+        .join_asof(history, on="at", strategy="backward", check_sortedness=False)
+        .sort("row")["then"]
+    )
+    return (leads[col.target] - earlier).alias(col.target)
 
 
 def _stages(

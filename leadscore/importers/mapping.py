@@ -52,15 +52,30 @@ class Column(BaseModel):
     name: str | None = Field(None, description="contract column; default: snake_case(column)")
     type: Literal["category", "number"] = "category"
     missing: tuple[str, ...] = Field((), description="values meaning 'unknown' in this column")
+    change_over_days: int | None = Field(
+        None,
+        ge=1,
+        description="a number that follows the calendar (a macro indicator, a price): import its "
+        "change against the value in effect this many days before the lead's creation, taken "
+        "from earlier leads only, as `<name>_change_<days>d`; trees cannot extrapolate a level "
+        "into a regime they never saw, a change they can",
+    )
 
     @field_validator("missing", mode="before")
     @classmethod
     def _texts(cls, values: Any) -> Any:
         return [as_text(v) for v in values] if isinstance(values, list | tuple) else values
 
+    @model_validator(mode="after")
+    def _change_of_a_number(self) -> Column:
+        if self.change_over_days is not None and self.type != "number":
+            raise ValueError(f"{self.column}: change_over_days needs type: number")
+        return self
+
     @property
     def target(self) -> str:
-        return self.name or snake(self.column)
+        name = self.name or snake(self.column)
+        return f"{name}_change_{self.change_over_days}d" if self.change_over_days else name
 
 
 class LeakyColumn(Column):

@@ -30,7 +30,7 @@ from features.tables import LeadData
 from training.config import TrainConfig
 
 LEADSCORE = Path(sys.executable).parent / "leadscore"
-FEATURES = FeatureConfig(snapshot_sample_rate=1.0)
+FEATURES = FeatureConfig(snapshot_row_budget=100_000)
 # One thread: on a shared 2-core machine LightGBM's two OpenMP threads can run 10x slower.
 TRAINING = TrainConfig(tuned_params=None, threads=1)
 TOKEN = "test-token-7f3a"

@@ -23,6 +23,7 @@ from leadscore.funnel.report import build_report, run_funnel
 from leadscore.settings import default_config, load_config
 from leadscore.simulate import SimulationConfig, run_simulation
 from serving.config import EconomicsConfig, RoutingConfig
+from training import registry
 from training.config import TrainConfig
 from training.train import train
 
@@ -72,7 +73,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory, sim_dir: Path) -> Pa
     folder = tmp_path_factory.mktemp("funnel_mlflow")
     with pytest.MonkeyPatch.context() as patch:
         use_store(patch, folder)
-        train(load_data(sim_dir), sim_dir, FeatureConfig(snapshot_sample_rate=0.5), TRAIN)
+        train(load_data(sim_dir), sim_dir, FeatureConfig(snapshot_row_budget=100_000), TRAIN)
     return folder
 
 
@@ -174,8 +175,19 @@ def test_model_routing_beats_random_order_and_is_logged(
     r = report.routing
     assert r is not None and r.model_version == 1 and not report.notes
     assert r.capacity_per_day == 300  # configs/routing.yaml: 100 reps × 3
-    # configs/features.yaml's sampling is the champion's (0.5 here): 300 × 0.5 / 7 ≈ 21.
-    assert r.leads_per_snapshot_day == 21
+    # Snapshots are a sample (the champion's row budget): K is scaled by the share kept.
+    run_id_of_champion = registry.run_of(registry.CONVERSION, 1)
+    facts = mlflow.artifacts.load_dict(f"runs:/{run_id_of_champion}/data_fingerprint.json")
+    assert 0 < facts["snapshot_sample_rate"] < 1
+    k = round(300 * facts["snapshot_sample_rate"] / 7)
+    assert r.leads_per_snapshot_day == k
+    # The rows are the champion's out-of-fold backtest rows: a model that had not seen them.
+    oof = pl.read_parquet(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id_of_champion, artifact_path="backtest_predictions.parquet"
+        )
+    )
+    assert r.rows == oof.height and r.period_from == oof["as_of"].min()
     assert r.sqls > 30 and r.contracts > 0
     # 300 leads a day nearly covers a pool fed by 1,500 leads a month: random order already
     # catches ~70% of the SQLs here, the model ~90% (on 10,000 a month: 25% against 11%).
@@ -186,7 +198,7 @@ def test_model_routing_beats_random_order_and_is_logged(
     for strategy in ("model", "random", "best_rule"):
         shares = [getattr(point, strategy) for point in r.curve]
         assert np.all(np.diff(shares) >= -1e-12) and shares[0] >= 0 and shares[-1] <= 1
-    at_capacity = next(p for p in r.curve if p.leads_per_snapshot_day == 21)
+    at_capacity = next(p for p in r.curve if p.leads_per_snapshot_day == k)
     assert at_capacity.model == pytest.approx(r.model.sql_share)
     body = json.loads(out.read_text())
     assert body["model_routing"]["model"]["sql_share"] == pytest.approx(r.model.sql_share)
@@ -196,9 +208,10 @@ def test_model_routing_beats_random_order_and_is_logged(
     metrics = mlflow.get_run(run_id).data.metrics
     assert metrics["routing_model_sql_share"] == pytest.approx(r.model.sql_share)
     assert metrics["routing_best_rule_sql_share"] <= 1.0
-    # Cut before the data the champion saw, its "test period" may hold its training leads.
+    # Cut before the champion's backtest periods ended, there is nothing they can judge yet:
+    # a figure "as of June" may not use outcomes known only in autumn.
     early = build_report(
-        load_data(sim_dir), datetime(2024, 10, 1, tzinfo=UTC), CONFIG, ECONOMICS, ROUTING, TRAIN
+        load_data(sim_dir), datetime(2024, 6, 1, tzinfo=UTC), CONFIG, ECONOMICS, ROUTING, TRAIN
     )
-    assert early.routing is not None and early.routing.test_from < early.figures.as_of
-    assert any("may have learned" in note for note in early.notes)
+    assert early.routing is None
+    assert any("backtest periods hold no SQL" in note for note in early.notes)

@@ -2,9 +2,9 @@
 
 The sets live outside the repository (../shared/data, each with a SOURCE.md); they are read in
 place, never copied. Each test gets its own MLflow store, selected the way users select one.
-The AUC floors are the honest ones measured here (BENCHMARKS.md, "Real data"), with a margin:
-X Education 0.871 on its held-out leads, bank marketing 0.640 on the newest 20% of calls (the
-0.88 and 0.76 targets are not reached without the leaky columns; the figures say why).
+The AUC floors are the honest ones measured here (BENCHMARKS.md, "Real data"), with a margin;
+bank marketing is also judged as the benchmark judges it: trained on the calls of its oldest
+80%, scored on the newest 20%, next to the logistic regression fitted on the same rows.
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ import mlflow
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from features.config import FeatureConfig
-from features.tables import load_data
+from features.tables import LeadData, load_data
+from features.vectors import table_features, to_matrix
 from leadscore.cli import main
 from leadscore.settings import load_config
+from training import registry
 from training.config import TrainConfig
-from training.dataset import split_rows
+from training.dataset import build_training_set
+from training.folds import backtest_folds
+from training.linear import LinearBase
 from training.train import TrainResult, train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -52,17 +57,19 @@ def import_set(kind: str, out: Path, capsys: pytest.CaptureFixture[str], *extra:
     return printed.out + printed.err
 
 
-def train_set(out: Path) -> tuple[TrainResult, FeatureConfig, TrainConfig]:
-    """`train` with the configs the import wrote (one thread: the machine is shared)."""
+def train_set(
+    out: Path, data: LeadData | None = None
+) -> tuple[TrainResult, FeatureConfig, TrainConfig]:
+    """`train` on the folder (or `data`) with the configs the import wrote (one thread: the
+    machine is shared)."""
     features = load_config(out / "features.yaml", FeatureConfig)
     config = load_config(out / "train.yaml", TrainConfig).model_copy(update={"threads": 1})
-    return train(load_data(out), out, features, config), features, config
+    return train(data or load_data(out), out, features, config), features, config
 
 
 def promote_and_score(out: Path, tmp_path: Path, as_of: str) -> None:
     """promote, then the served model (pyfunc champion) on `leadscore features`, then funnel."""
-    configs = ["--config", str(out / "train.yaml"), "--features-config", str(out / "features.yaml")]
-    assert main(["promote", "--data", str(out), *configs]) == 0
+    assert main(["promote", "--data", str(out), "--config", str(out / "train.yaml")]) == 0
     frame_path = tmp_path / "features.parquet"
     assert (
         main(
@@ -95,14 +102,15 @@ def test_x_education_without_leaky_columns(
 
     result, features, config = train_set(out)
     metrics = result.metrics
-    assert metrics["test_roc_auc"] >= 0.85  # honest range 0.85-0.90; measured 0.871
-    assert metrics["test_ece"] < 0.05
+    assert metrics["backtest_roc_auc"] >= 0.85  # honest range 0.85-0.90 (BENCHMARKS.md)
+    assert metrics["model_minus_baseline_auc_high"] > 0  # not behind its logistic regression
+    assert metrics["backtest_ece"] < 0.05
     assert result.velocity is None
     assert any("deal-velocity not trained" in note for note in result.notes)
-    rows, _ = split_rows(load_data(out), features, config)
-    per_lead = rows.group_by("lead_id").agg(pl.col("split").n_unique(), pl.len())
-    assert (per_lead["split"] == 1).all() and (per_lead["len"] == 1).all()
-    assert rows.filter(pl.col("split") == "test").height > 1_000
+    ts = build_training_set(data, features, config.seed)
+    assert ts.rows["lead_id"].is_unique().all() and ts.rows.height == data.leads.height
+    folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
+    assert sorted(i for fold in folds for i in fold.test) == list(range(ts.rows.height))
     promote_and_score(out, tmp_path, "2020-01-01T12:00:00Z")
     capsys.readouterr()
     # Without contract dates there is no velocity model: rescoring says why, in one line.
@@ -133,18 +141,31 @@ def test_bank_marketing_without_duration_split_by_time(
     assert created.is_sorted() and created[0].isoformat().startswith("2008-05")
     assert created[-1].isoformat().startswith("2010-11")
 
-    result, features, config = train_set(out)
-    rows, cutoffs = split_rows(data, features, config)
-    assert cutoffs["test"] == created[int(len(created) * 0.8)]  # oldest 80% -> newest 20%
-    test = rows.filter(pl.col("split") == "test")
-    assert test["created_at"].min() >= cutoffs["test"] and test.height == len(created) - int(
-        len(created) * 0.8
-    )
-    assert abs(test["converted"].mean() - 0.308) < 0.002  # SOURCE.md: 30.8% in the last 20%
-    metrics = result.metrics
-    assert metrics["test_roc_auc"] >= 0.60  # measured 0.640; LR 0.749 (BENCHMARKS.md)
-    assert np.isfinite(metrics["test_ece"])
+    assert {"euribor3m", "euribor3m_change_30d"} <= set(data.leads.columns)
+    # The deployed model as of the moment 80% of the calls had been placed, on the rest.
+    cut = created[int(len(created) * 0.8)]
+    result, features, config = train_set(out, data.known_at(cut))
     assert result.velocity is None
+    assert np.isfinite(result.metrics["backtest_ece"])
+    later = build_training_set(data, features, config.seed).rows.filter(pl.col("as_of") >= cut)
+    assert later.height == len(created) - int(len(created) * 0.8)
+    assert abs(later["converted"].mean() - 0.308) < 0.002  # SOURCE.md: 30.8% in the last 20%
+    model = registry.load_conversion(result.conversion.version, tmp_path / "model")
+    fitted = build_training_set(data.known_at(cut), features, config.seed)
+    baseline = LinearBase.fit(
+        fitted.matrix(model.spec, np.arange(fitted.rows.height)),
+        fitted.converted,
+        model.spec.categorical_indices,
+    )
+    X = to_matrix(
+        model.spec,
+        table_features(
+            data, model.spec, later["lead_id"].to_list(), later["as_of"].dt.epoch("ms").to_numpy()
+        ),
+    )
+    y = later["converted"].to_numpy()
+    auc, lr_auc = roc_auc_score(y, model.predict(X)), roc_auc_score(y, baseline.probability(X))
+    assert auc >= 0.72 and auc >= lr_auc - 0.01  # measured 0.733 and 0.733 (BENCHMARKS.md)
     promote_and_score(out, tmp_path, "2010-11-26T12:00:00Z")
     capsys.readouterr()
 
@@ -164,8 +185,8 @@ def test_crm_opportunities_with_velocity_and_open_deals(
     result, _, _ = train_set(out)
     metrics = result.metrics
     assert result.velocity is not None
-    assert metrics["test_velocity_c_index"] > 0.5  # open deals censored; measured 0.525
-    assert metrics["test_roc_auc"] > 0.5 and np.isfinite(metrics["test_ece"])
+    assert metrics["velocity_c_index"] > 0.5  # open deals censored
+    assert metrics["backtest_roc_auc"] > 0.6 and np.isfinite(metrics["backtest_ece"])
     promote_and_score(out, tmp_path, "2017-12-31")
     scores = tmp_path / "scores.parquet"
     rescore = ["rescore", "--data", str(out), "--out", str(scores), "--pool", "open"]

@@ -25,8 +25,9 @@ from leadscore.importers.engine import check_label_timing, training_configs
 from leadscore.importers.mapping import CreatedAt, Label, Outcome, RowOrder, Source
 from leadscore.importers.timeline import row_order_times
 from leadscore.settings import load_config
-from training.config import SplitConfig, TrainConfig
-from training.dataset import cohort_cutoffs, lead_splits, split_rows
+from training.config import BacktestConfig, TrainConfig
+from training.dataset import build_training_set
+from training.folds import backtest_folds
 
 HEADER = "id,channel,rep,created,stage,closed,amount,employees,industry,account,notes,internal"
 ROWS = [
@@ -274,7 +275,7 @@ def test_shipped_mappings_are_valid(kind: str, tmp_path: Path) -> None:
     mapping = load_mapping(path)
     features, train = training_configs(mapping, path, tmp_path)
     check_label_timing(mapping, features, path)
-    assert features.snapshot_sample_rate == 1.0
+    assert features.snapshot_row_budget >= 100_000  # every snapshot of these sets
     assert train.tuned_params == str(tmp_path / "tuned_conversion.yaml")
 
 
@@ -329,8 +330,8 @@ def _fixed_date_export(export: Export, tmp_path: Path, leads: int = 400) -> Path
             },
         },
         "attributes": [{"column": "size", "type": "number"}],
-        "features": {"snapshot_sample_rate": 1.0, "snapshot_max_age_days": 1},
-        "train": {"tuned_params": None, "split": {"mode": "random"}},
+        "features": {"snapshot_max_age_days": 1},
+        "train": {"tuned_params": None, "backtest": {"mode": "random"}},
     }
     rows = [f"L{i},{i % 2},{i % 7}" for i in range(leads)]
     src, path = export(rows, mapping, "id,won,size")
@@ -339,44 +340,37 @@ def _fixed_date_export(export: Export, tmp_path: Path, leads: int = 400) -> Path
     return out
 
 
-def test_random_split_by_lead_when_all_creation_times_are_equal(
+def test_random_folds_by_lead_when_all_creation_times_are_equal(
     export: Export, tmp_path: Path
 ) -> None:
     out = _fixed_date_export(export, tmp_path)
     data = load_data(out)
     features = load_config(out / "features.yaml", FeatureConfig)
     config = load_config(out / "train.yaml", TrainConfig)
-    rows, cutoffs = split_rows(data, features, config)
-    assert cutoffs == {"validation": data.end, "test": data.end}
-    assert rows.height == data.leads.height  # one labelled snapshot per lead, none dropped
-    assert rows["converted"].sum() == data.leads.height // 2
-    leads = {
-        s: set(rows.filter(pl.col("split") == s)["lead_id"])
-        for s in ("train", "validation", "test")
-    }
-    assert not leads["train"] & leads["validation"] and not leads["train"] & leads["test"]
-    assert not leads["validation"] & leads["test"]
-    shares = {s: len(ids) / data.leads.height for s, ids in leads.items()}
-    assert abs(shares["test"] - 0.15) < 0.06 and abs(shares["train"] - 0.7) < 0.08
-    # the time split cannot split equal creation times: every lead lands in one cohort
-    timed = config.model_copy(update={"split": config.split.model_copy(update={"mode": "time"})})
-    assert split_rows(data, features, timed)[0]["split"].n_unique() == 1
+    ts = build_training_set(data, features, config.seed)
+    assert ts.rows.height == data.leads.height  # one labelled snapshot per lead, none dropped
+    assert ts.converted.sum() == data.leads.height // 2
+    folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
+    tested = sorted(i for fold in folds for i in fold.test)
+    assert tested == list(range(ts.rows.height))  # every lead tested once
+    shares = [len(fold.test) / ts.rows.height for fold in folds]
+    assert all(abs(share - 1 / len(folds)) < 0.08 for share in shares)
+    # rolling origin cannot split equal creation times: no fold has a row to train on
+    timed = config.backtest.model_copy(update={"mode": "time"})
+    assert all(len(f.train) == 0 for f in backtest_folds(ts.rows, timed, features.horizon_days))
 
 
-def test_random_split_depends_on_the_lead_and_the_seed_only() -> None:
+def test_random_folds_depend_on_the_lead_and_the_seed_only() -> None:
     ids = [f"lead-{i}" for i in range(2_000)]
-    leads = pl.DataFrame({"lead_id": ids, "created_at": [datetime(2020, 1, 1, tzinfo=UTC)] * 2_000})
-    config = SplitConfig(mode="random")
-    cutoffs = cohort_cutoffs(leads, config)
-    full = dict(zip(ids, lead_splits(leads, cutoffs, config), strict=True))
-    part = leads.sample(fraction=0.3, seed=1, shuffle=True)
-    assert all(
-        full[i] == s
-        for i, s in zip(part["lead_id"], lead_splits(part, cutoffs, config), strict=True)
-    )
-    other = lead_splits(leads, cutoffs, config.model_copy(update={"seed": 1}))
-    assert (other != pl.Series(list(full.values()))).sum() > 500
-    assert cohort_cutoffs(leads, SplitConfig(), end=datetime(2030, 1, 1, tzinfo=UTC)) == {
-        "validation": leads["created_at"][int(2_000 * 0.7)],
-        "test": leads["created_at"][int(2_000 * 0.85)],
-    }  # the time split ignores `end`
+    config = BacktestConfig(mode="random")
+
+    def fold_of(lead_ids: list[str], backtest: BacktestConfig) -> dict[str, int]:
+        rows = pl.DataFrame({"lead_id": lead_ids, "as_of": [datetime(2020, 1, 1)] * len(lead_ids)})
+        folds = backtest_folds(rows, backtest, horizon_days=30)
+        return {lead_ids[i]: fold.number for fold in folds for i in fold.test}
+
+    full = fold_of(ids, config)
+    part = ids[::3]
+    assert all(full[i] == k for i, k in fold_of(part, config).items())
+    other = fold_of(ids, config.model_copy(update={"seed": 1}))
+    assert sum(full[i] != other[i] for i in ids) > 500

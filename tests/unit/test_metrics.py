@@ -7,8 +7,10 @@ import pytest
 
 from training.metrics import (
     expected_calibration_error,
+    kaplan_meier_share,
     lift_at,
     recall_at_capacity,
+    velocity_calibration,
     velocity_metrics,
 )
 
@@ -66,3 +68,33 @@ def test_velocity_mae_uses_closed_deals_within_horizon() -> None:
     zeros = np.zeros(4)
     got = velocity_metrics(remaining, observed, zeros, expected, zeros, 180)["mae_days_closed"]
     assert got == pytest.approx((10 + 10) / 2)  # the 300-day deal and the open one are out
+
+
+def test_kaplan_meier_share_matches_lifelines() -> None:
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(5)
+    remaining = np.round(rng.exponential(60, 3000), 1)
+    observed = rng.random(3000) < 0.4
+    km = KaplanMeierFitter().fit(remaining, observed)
+    for days in (15.0, 30.0, 90.0):
+        expected = 1 - float(km.survival_function_at_times(days).iloc[0])
+        assert kaplan_meier_share(remaining, observed, days) == pytest.approx(expected, abs=1e-12)
+
+
+def test_velocity_calibration_compares_each_tercile_with_its_own_kaplan_meier() -> None:
+    remaining = np.array([10.0, 50, 200, 5, 70, 300, 20, 40, 400])
+    observed = np.array([True, True, False, True, False, False, True, True, False])
+    low, mid, high = np.full(3, 0.1), np.full(3, 0.5), np.full(3, 0.9)
+    predicted = {30: np.concatenate([low, mid, high]), 60: np.concatenate([low, mid, high])}
+    got = velocity_calibration(remaining, observed, predicted)
+    # tercile 1 = rows 0-2: signed on day 10 of three at risk → KM 1/3 by day 30
+    assert got["tercile1_30d_kaplan_meier"] == pytest.approx(1 / 3)
+    assert got["tercile1_30d_predicted"] == pytest.approx(0.1)
+    assert got["tercile3_60d_kaplan_meier"] == pytest.approx(2 / 3)
+    gaps = [
+        abs(got[f"tercile{g}_{d}d_predicted"] - got[f"tercile{g}_{d}d_kaplan_meier"])
+        for g in (1, 2, 3)
+        for d in (30, 60)
+    ]
+    assert got["km_gap_max"] == pytest.approx(max(gaps))

@@ -72,14 +72,19 @@ def test_hand_made_funnel(make_folder) -> None:
     assert got == expected
 
 
-def test_sampling_is_seeded(make_folder) -> None:
+def test_the_row_budget_keeps_everything_below_it_and_a_seeded_sample_above(make_folder) -> None:
     leads = [{"lead_id": f"L{i}", "created_at": "2025-01-01", "source": "web"} for i in range(40)]
     events = [{"lead_id": "L0", "ts": "2026-01-01", "event_type": "page_view"}]
     data = load_data(make_folder(leads, events, []))
-    config = FeatureConfig(snapshot_sample_rate=0.3)
+    everything = build_snapshots(data, FeatureConfig(snapshot_row_budget=1_000_000))
+    assert everything.height > 2_000  # 40 open leads looked at weekly for a year
+    assert build_snapshots(data, FeatureConfig(snapshot_row_budget=everything.height)).equals(
+        everything
+    )
+    config = FeatureConfig(snapshot_row_budget=1_000)
     first, again = build_snapshots(data, config, seed=3), build_snapshots(data, config, seed=3)
     other = build_snapshots(data, config, seed=4)
-    everything = build_snapshots(data, FeatureConfig())
-    assert first.equals(again)
-    assert not first.equals(other)
-    assert 0.2 < first.height / everything.height < 0.4
+    assert first.height == 1_000 and first.equals(again) and not first.equals(other)
+    # a sample of the rows, not of the leads: every lead keeps some of its looks
+    assert first["lead_id"].n_unique() == 40
+    assert first.join(everything, on=["lead_id", "as_of"], how="anti").height == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training.config import VelocityConfig
-from training.fit import Survival, person_periods
+from training.velocity import Survival, person_periods
 
 
 def _periods(remaining: list[float], observed: list[bool]) -> list[tuple[int, int, float]]:
