@@ -176,12 +176,14 @@ def random_holdouts(
         held = unit_hash(data.leads[c.LEAD_ID].to_list(), seed) < HOLDOUT_SHARE
         ids = data.leads.filter(pl.Series(held))[c.LEAD_ID]
         kept = LeadData(
-            data.leads.filter(~pl.col(c.LEAD_ID).is_in(ids)),
-            data.events.filter(~pl.col(c.LEAD_ID).is_in(ids)),
-            data.stages.filter(~pl.col(c.LEAD_ID).is_in(ids)),
+            data.leads.filter(~pl.col(c.LEAD_ID).is_in(ids.implode())),
+            data.events.filter(~pl.col(c.LEAD_ID).is_in(ids.implode())),
+            data.stages.filter(~pl.col(c.LEAD_ID).is_in(ids.implode())),
         )
         out.append(
-            holdout_scores(kept, rows.filter(pl.col(c.LEAD_ID).is_in(ids)), data, folder, work)
+            holdout_scores(
+                kept, rows.filter(pl.col(c.LEAD_ID).is_in(ids.implode())), data, folder, work
+            )
         )
     return f"15% of leads, {seeds} seeds", out
 
@@ -229,18 +231,21 @@ def bench_set(name: str, data_root: Path, work: Path, seeds: int) -> Row:
 def table(rows: Sequence[Row]) -> str:
     """The markdown table BENCHMARKS.md shows."""
     head = (
-        "| set | hold-out | rows | base rate | ROC AUC model [95% CI] | LR | model − LR [95% CI] "
-        "| ECE model / LR | backtest AUC (in the run) | velocity C-index | published (SOURCE.md) |\n"
+        "| set | hold-out | rows | base rate | ROC AUC model [95% CI] | LR "
+        "| model − LR [95% CI] | ECE model / LR | backtest AUC (in the run) "
+        "| velocity C-index | published (SOURCE.md) |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
         c_index = f"{r.c_index:.3f}" if r.c_index is not None else "not trainable (no dates)"
+        gain = r.roc_auc - r.lr_roc_auc
         lines.append(
             f"| {r.name} | {r.holdout} | {r.rows:,} | {r.base_rate:.3f} "
             f"| {r.roc_auc:.3f} [{r.roc_auc_low:.3f}, {r.roc_auc_high:.3f}] | {r.lr_roc_auc:.3f} "
-            f"| {r.roc_auc - r.lr_roc_auc:+.3f} [{r.difference_low:+.3f}, {r.difference_high:+.3f}] "
-            f"| {r.ece:.3f} / {r.lr_ece:.3f} | {r.backtest_roc_auc:.3f} | {c_index} | {r.published} |"
+            f"| {gain:+.3f} [{r.difference_low:+.3f}, {r.difference_high:+.3f}] "
+            f"| {r.ece:.3f} / {r.lr_ece:.3f} | {r.backtest_roc_auc:.3f} | {c_index} "
+            f"| {r.published} |"
         )
     return head + "\n".join(lines)
 

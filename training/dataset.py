@@ -40,7 +40,9 @@ class TrainingSet:
     def spec_for(self, positions: np.ndarray) -> FeatureSpec:
         """A spec fitted on the leads of these rows (their categories, their kinds)."""
         ids = self.rows[c.LEAD_ID].gather(positions).unique()
-        return FeatureSpec.fit(self.features, self.data.leads.filter(pl.col(c.LEAD_ID).is_in(ids)))
+        return FeatureSpec.fit(
+            self.features, self.data.leads.filter(pl.col(c.LEAD_ID).is_in(ids.implode()))
+        )
 
     def matrix(self, spec: FeatureSpec, positions: np.ndarray) -> np.ndarray:
         """The model input of these rows, static attributes encoded by `spec`."""

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 REGULARISATION = 1.0  # scikit-learn's C: the default L2 penalty
 MAX_ITER = 300
-FIT_ROWS = 100_000  # a few hundred coefficients are fitted as well from a seeded sample
+FIT_ROWS = 300_000  # beyond this many rows a seeded sample, which bounds the time of a fit
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,18 @@ class LinearBase:
         center = np.nanmean(z, axis=0) if nums else np.zeros(0)
         scale = np.nanstd(z, axis=0) if nums else np.zeros(0)
         scale = np.where(scale > 0, scale, 1.0)
+        gaps = np.isnan(z).any(axis=0)  # only columns with gaps get a missing indicator
         sizes = [int(np.nanmax(X[:, j], initial=-1)) + 2 for j in cats]
-        design = _design(X, nums, center, scale, cats, sizes)
+        design = _design(X, nums, (center, scale, gaps), cats, sizes)
         model = LogisticRegression(C=REGULARISATION, max_iter=MAX_ITER, random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(design, y)
         w = model.coef_[0]
-        k = len(nums)
-        weights, at = [], 2 * k
+        k, at = len(nums), len(nums) + int(gaps.sum())
+        missing_coef = np.zeros(k)
+        missing_coef[gaps] = w[k:at]
+        weights = []
         for size in sizes:
             weights.append(tuple(float(v) for v in w[at : at + size]))
             at += size
@@ -76,7 +79,7 @@ class LinearBase:
             tuple(float(v) for v in center),
             tuple(float(v) for v in scale),
             tuple(float(v) for v in w[:k]),
-            tuple(float(v) for v in w[k : 2 * k]),
+            tuple(float(v) for v in missing_coef),
             tuple(cats),
             tuple(weights),
             (),
@@ -161,15 +164,16 @@ def _codes(column: np.ndarray, size: int) -> np.ndarray:
 def _design(
     X: np.ndarray,
     nums: list[int],
-    center: np.ndarray,
-    scale: np.ndarray,
+    scaling: tuple[np.ndarray, np.ndarray, np.ndarray],
     cats: list[int],
     sizes: list[int],
 ) -> sparse.csr_matrix:
-    """Standardised numbers, their missing indicators, then one-hot categories (sparse)."""
+    """Standardised numbers, indicators of the gaps of those that have any, then one-hot
+    categories (sparse)."""
+    center, scale, gaps = scaling
     z = (_signed_log(X[:, nums]) - center) / scale
     missing = np.isnan(z)
-    blocks = [sparse.csr_matrix(np.hstack([np.where(missing, 0.0, z), missing]))]
+    blocks = [sparse.csr_matrix(np.hstack([np.where(missing, 0.0, z), missing[:, gaps]]))]
     rows = np.arange(len(X))
     for j, size in zip(cats, sizes, strict=True):
         ones = np.ones(len(X))

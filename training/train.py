@@ -43,6 +43,7 @@ from training.report import figure_png, render
 from training.velocity import VelocityBacktest, cross_fit_velocity, fit_velocity, fit_velocity_fold
 
 Step = Callable[[str], None]
+THIN_INTERVAL = 0.1  # a pooled AUC interval wider than this is worth a note
 
 
 @dataclass
@@ -121,6 +122,12 @@ def train(
     )
     figures = conversion_figures(ts, bt.conversion, features, config, oracle)
     metrics = dict(figures.metrics)
+    pooled = figures.table[-1]
+    if pooled.auc.width > THIN_INTERVAL:
+        notes.append(
+            f"thin backtests: {pooled.converted_leads} converted leads tested, so the pooled "
+            f"AUC's 95% interval is {pooled.auc.width:.2f} wide; read every figure with it"
+        )
     step("models on every snapshot")
     everything = np.arange(ts.rows.height)
     spec = ts.spec_for(everything)

@@ -154,7 +154,8 @@ def routing_value(
     check_rules(config.rules, names)
     horizon = pl.duration(days=features.horizon_days)
     rows = champion.predictions.filter(
-        (pl.col("as_of") + horizon <= data.end) & pl.col(c.LEAD_ID).is_in(data.leads[c.LEAD_ID])
+        (pl.col("as_of") + horizon <= data.end)
+        & pl.col(c.LEAD_ID).is_in(data.leads[c.LEAD_ID].implode())
     ).sort(c.LEAD_ID, "as_of")
     if rows.height == 0 or rows["converted"].sum() == 0:
         return None

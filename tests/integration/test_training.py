@@ -239,8 +239,9 @@ def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> N
         train(load_data(small), small, FEATURES, CONFIG)
     capsys.readouterr()
     assert main(["train", "--data", str(small)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: too few converted leads") and len(err.splitlines()) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the error
+    assert err[-1].startswith("error: too few converted leads") and "need 100" in err[-1]
+    assert sum(line.startswith("error:") for line in err) == 1 and "Traceback" not in err
 
 
 def test_three_trial_tune_writes_parameters_the_next_train_uses(store: Path, sim_dir: Path) -> None:
