@@ -16,6 +16,7 @@ from leadscore.settings import load_config
 if TYPE_CHECKING:
     from features.config import FeatureConfig
     from training.config import TrainConfig
+    from training.evaluation import FoldLine
 
 
 def _training_configs(args: argparse.Namespace) -> tuple[FeatureConfig, TrainConfig]:
@@ -228,7 +229,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_backtests(table: list, metrics: dict[str, float]) -> None:
+def print_backtests(table: list[FoldLine], metrics: dict[str, float]) -> None:
     """The backtest table: each fold and the pool, the model beside its logistic baseline."""
     print("  backtests, out of fold (AUC with a 95% interval over leads):")
     print(

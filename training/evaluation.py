@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from lifelines.utils import concordance_index
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features import contract as c
@@ -19,8 +20,7 @@ from training.config import TrainConfig
 from training.dataset import TrainingSet
 from training.intervals import Interval, LeadBootstrap
 from training.metrics import EPS, conversion_metrics, velocity_calibration, velocity_metrics
-from training.models import VelocityForecast
-from training.velocity import Survival
+from training.velocity import VelocityBacktest
 
 VELOCITY_DAYS = (30, 60, 90)
 
@@ -138,10 +138,14 @@ def conversion_figures(
     return ConversionFigures(m, table, y, p, raw, base, positions)
 
 
-def velocity_figures(
-    surv: Survival, forecast: VelocityForecast, horizon_days: float
-) -> dict[str, float]:
-    """C-index, MAE, P(30 d) calibration and Kaplan-Meier per risk tercile, out of fold."""
+def velocity_figures(bt: VelocityBacktest, horizon_days: float) -> dict[str, float]:
+    """C-index, MAE, P(30 d) calibration and Kaplan-Meier per risk tercile, out of fold.
+
+    Calibration figures pool the folds. The C-index is a ranking over pairs, and each fold has
+    its own calibration, so it is computed within each fold (`fold<k>_c_index`) and averaged
+    by rows; pairs across folds would compare calibrations, not leads.
+    """
+    surv, forecast = bt.surv, bt.forecast
     metrics = velocity_metrics(
         surv.remaining,
         surv.observed,
@@ -152,6 +156,13 @@ def velocity_figures(
     )
     predicted = {d: forecast.within(d) for d in VELOCITY_DAYS}
     metrics |= velocity_calibration(surv.remaining, surv.observed, predicted)
+    edges = np.cumsum((0, *bt.fold_rows))
+    per_fold = [
+        concordance_index(surv.remaining[a:b], -forecast.cumulative[a:b, -1], surv.observed[a:b])
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    metrics |= {f"fold{k}_c_index": float(v) for k, v in enumerate(per_fold, start=1)}
+    metrics["c_index"] = float(np.average(per_fold, weights=bt.fold_rows))
     return metrics
 
 

@@ -33,15 +33,14 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def level_shift(eta: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """The constant b with Σ w·σ(eta + b) = Σ w·y: the level fixed, the ranking kept."""
-    w = np.ones_like(y) if weight is None else weight
-    target = float((w * y).sum())
+def level_shift(eta: np.ndarray, y: np.ndarray) -> float:
+    """The constant b with Σ σ(eta + b) = Σ y: the level fixed, the ranking kept."""
+    target = float(y.sum())
 
     def excess(b: float) -> float:
-        return float((w / (1 + np.exp(-(eta + b)))).sum()) - target
+        return float((1 / (1 + np.exp(-(eta + b)))).sum()) - target
 
-    return float(brentq(excess, -50.0, 50.0)) if 0 < target < w.sum() else 0.0
+    return float(brentq(excess, -50.0, 50.0)) if 0 < target < len(y) else 0.0
 
 
 @dataclass(frozen=True)

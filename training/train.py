@@ -140,9 +140,7 @@ def train(
         )
         metrics |= {
             f"velocity_{k}": v
-            for k, v in velocity_figures(
-                bt.velocity.surv, bt.velocity.forecast, config.velocity.horizon_days
-            ).items()
+            for k, v in velocity_figures(bt.velocity, config.velocity.horizon_days).items()
         }
         metrics["velocity_rounds"] = float(bt.velocity.rounds)
         metrics["velocity_calibration_slope"] = bt.velocity.calibration.slope

@@ -15,16 +15,16 @@ from datetime import datetime
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegression
 
 from features import contract as c
 from features.spec import FeatureSpec
 from training.config import TrainConfig, VelocityConfig
 from training.fit import Rows, best_rounds, boost
 from training.folds import Fold
-from training.models import VelocityForecast, VelocityModel, level_shift, logit
+from training.models import VelocityForecast, VelocityModel, logit
 
 DAY_US = 86_400_000_000
+SHRINK = 5.0  # pseudo-events holding each calibration parameter at "no change"
 
 
 @dataclass(frozen=True)
@@ -56,28 +56,38 @@ def survival_of(rows: pl.DataFrame, censor_at: datetime | None = None) -> Surviv
 def person_periods(
     surv: Survival, config: VelocityConfig, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Expand snapshots into (row, period, signed) triples; thin no-sign rows, with weights."""
+    """Expand snapshots into (row, period, signed, weight); thin no-sign rows, reweighted.
+
+    A deal censored inside a period was at risk for part of it: it counts as a no-sign row
+    weighted by the share of the period seen. Dropping it (the textbook shortcut) keeps that
+    period's signings but not its exposure, and inflates the hazard of every period where
+    many deals are censored — the last ones a backtest can see.
+    """
     k = np.arange(config.periods)
     start = k[None, :] * config.period_days
     end = start + config.period_days
     r = surv.remaining[:, None]
-    event = surv.observed[:, None] & (r >= start) & (r < end)
-    fully_seen = r >= end
-    keep = event | fully_seen
+    inside = (r >= start) & (r < end)
+    event = surv.observed[:, None] & inside
+    partial = ~surv.observed[:, None] & inside & (r > start)
+    keep = event | (r >= end) | partial
     rows, periods = np.nonzero(keep)
     label = event[rows, periods].astype(np.float64)
+    exposure = np.where(
+        partial[rows, periods], (r[rows, 0] - start[0, periods]) / config.period_days, 1.0
+    )
     thin = np.random.default_rng(seed).random(len(rows)) < config.negative_rate
     chosen = (label == 1) | thin
-    weight = np.where(label == 1, 1.0, 1.0 / config.negative_rate)
+    weight = np.where(label == 1, 1.0, exposure / config.negative_rate)
     return rows[chosen], periods[chosen], label[chosen], weight[chosen]
 
 
 def baseline_hazard(surv: Survival, config: VelocityConfig) -> np.ndarray:
     """Pooled logit hazard of each period over all training snapshots (the offset)."""
-    _, periods, label, _ = person_periods(
+    _, periods, label, weight = person_periods(
         surv, config.model_copy(update={"negative_rate": 1.0}), seed=0
     )
-    at_risk = np.bincount(periods, minlength=config.periods).astype(np.float64)
+    at_risk = np.bincount(periods, weights=weight, minlength=config.periods)
     events = np.bincount(periods, weights=label, minlength=config.periods)
     return logit((events + 0.5) / (at_risk + 1.0))
 
@@ -90,7 +100,7 @@ def _person_rows(X: np.ndarray, surv: Survival, base: np.ndarray, config: TrainC
 @dataclass(frozen=True)
 class Calibration:
     """logit h_k = slope · (f(x) + baseline_k) + offset_k; slope > 0, so it never reverses
-    the model's ranking (a backwards fit keeps slope 1 and refits each period's level)."""
+    the model's ranking (a backwards fit keeps slope 1 and refits only each period's level)."""
 
     slope: float
     offset: np.ndarray
@@ -157,22 +167,32 @@ def velocity_rounds(fits: list[VelocityFoldFit]) -> int:
 
 
 def calibrate(fits: list[VelocityFoldFit], rounds: int, config: VelocityConfig) -> Calibration:
-    """Slope and per-period offsets fitted on the folds' out-of-fold person-periods."""
+    """Slope and per-period offsets fitted on the folds' out-of-fold person-periods, each
+    pulled toward "no change" by SHRINK pseudo-events: a period the backtests saw often gets
+    its own level, one they barely saw (the last before the data's end) keeps the model's."""
     parts = [f.linear_predictor(rounds, config) for f in fits]
     eta, periods, label, weight = (np.concatenate([p[i] for p in parts]) for i in range(4))
-    design = np.hstack([eta[:, None], np.eye(config.periods)[periods]])
-    fit = LogisticRegression(C=1e6, fit_intercept=False, solver="newton-cholesky")
-    fit.fit(design, label, sample_weight=weight)
-    slope, offset = float(fit.coef_[0, 0]), fit.coef_[0, 1:]
-    if slope <= 0:  # ranked backwards out of fold: keep the ranking, fix each period's level
-        slope = 1.0
-        offset = np.array(
-            [
-                level_shift(eta[periods == k], label[periods == k], weight[periods == k])
-                for k in range(config.periods)
-            ]
-        )
-    return Calibration(slope, offset)
+    dummies = np.eye(config.periods)[periods]
+    change = _shrunk_logistic(eta, np.hstack([eta[:, None], dummies]), label, weight)
+    if 1 + change[0] > 0:
+        return Calibration(1 + float(change[0]), change[1:])
+    # Ranked backwards out of fold: keep the ranking, fix each period's level.
+    return Calibration(1.0, _shrunk_logistic(eta, dummies, label, weight))
+
+
+def _shrunk_logistic(offset: np.ndarray, Z: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """β maximising Σ w·log-likelihood(y | σ(offset + Zβ)) − SHRINK/2·|β|² (Newton steps)."""
+    beta = np.zeros(Z.shape[1])
+    penalty = SHRINK * np.eye(Z.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(offset + Z @ beta)))
+        gradient = Z.T @ (w * (p - y)) + SHRINK * beta
+        hessian = (Z * (w * p * (1 - p))[:, None]).T @ Z + penalty
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return beta
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,7 @@ class VelocityBacktest:
     calibration: Calibration
     surv: Survival  # pooled over the folds' test rows, in fold order
     forecast: VelocityForecast
+    fold_rows: tuple[int, ...]  # how many of the pooled rows each fold holds
 
 
 def cross_fit_velocity(fits: list[VelocityFoldFit], config: TrainConfig) -> VelocityBacktest:
@@ -205,7 +226,8 @@ def cross_fit_velocity(fits: list[VelocityFoldFit], config: TrainConfig) -> Velo
         np.concatenate([f.expected_remaining_days for f in forecasts]),
         vc.period_days,
     )
-    return VelocityBacktest(rounds, calibrate(fits, rounds, vc), surv, forecast)
+    sizes = tuple(len(f.surv.remaining) for f in fits)
+    return VelocityBacktest(rounds, calibrate(fits, rounds, vc), surv, forecast, sizes)
 
 
 def fit_velocity(
