@@ -106,9 +106,10 @@ def rescore(
     probability = np.concatenate([part.probability for part in parts])
     if routing.capacity is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day)
+            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day, 0)
+            day = as_of.date()  # the batch's own day is its "today"
             routes, reasons = apply_capacity(
-                ids, [as_of.date()] * len(ids), probability, routes, reasons, ledger
+                [(lead, day) for lead in ids], probability, routes, reasons, ledger, day
             )
             ledger.close()
     active = np.array([route == ACTIVE_SALES for route in routes])
