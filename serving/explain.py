@@ -31,6 +31,7 @@ from features.vectors import FeatureBlock, LeadRecord
 from training.models import ConversionModel
 
 TOP = 3
+NAMED = 10  # notes of one kind that name their input, per lead
 EVENTS_KNOWN = "any_count_all"  # features/spec.py: every event before as_of
 
 
@@ -97,7 +98,8 @@ class Note:
 def input_notes(
     spec: FeatureSpec, records: Sequence[LeadRecord], block: FeatureBlock, X: np.ndarray
 ) -> list[list[Note]]:
-    """Per lead: ignored late events, unknown event types, unseen categories, unused attributes.
+    """Per lead: ignored late events, unknown event types, unseen categories, unused attributes
+    (at most NAMED of each kind by name).
 
     None of these is an error: clocks skew, marketing adds event types, new countries appear.
     Late events are those the features did not count: all of them minus `any_count_all`, the
@@ -113,13 +115,16 @@ def input_notes(
         unknown = Counter(kind for _, kind in record.events if kind not in known_types)
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
-        notes += [
-            Note(
-                "unknown_event_type",
-                f"event type {kind!r} ({n}×) is not a model feature: counted as other",
-            )
-            for kind, n in sorted(unknown.items())
-        ]
+        notes += _at_most(
+            [
+                Note(
+                    "unknown_event_type",
+                    f"event type {kind!r} ({n}×) is not a model feature: counted as other",
+                )
+                for kind, n in sorted(unknown.items())
+            ],
+            "event types are not model features: counted as other",
+        )
         for j, name in enumerate(spec.categories, start=static_start):
             raw = block.static[name][i]
             if raw is not None and math.isnan(X[i, j]):
@@ -134,9 +139,21 @@ def input_notes(
             for name in record.attributes
             if name not in spec.static_names or name in LEAD_NOT_ATTRIBUTES
         )
-        notes += [
-            Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
-            for name in unused
-        ]
+        notes += _at_most(
+            [
+                Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
+                for name in unused
+            ],
+            "attributes are not model features: ignored",
+        )
         out.append(notes)
     return out
+
+
+def _at_most(notes: list[Note], rest: str) -> list[Note]:
+    """The first NAMED notes of a kind, then one for the rest: an answer stays small even for
+    a lead that sends hundreds of attributes or event types the model does not know."""
+    if len(notes) <= NAMED:
+        return notes
+    more = Note(notes[0].kind, f"{len(notes) - NAMED} more {rest}")
+    return [*notes[:NAMED], more]
