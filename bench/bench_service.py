@@ -317,9 +317,9 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     serve = load_config(default_config("serve"), ServeConfig)  # as the service
     threads, events = serve.batch_threads, serve.max_events_per_request
     spec, model = pair.conversion.spec, pair.conversion
-    decode = Decoder(batch_in(LEADS, events))
+    decode = Decoder(batch_in(LEADS, events), events)
     request = decode(batch_body)
-    records, as_of = to_records(request.leads, datetime.now(UTC), spec, "leads", events)
+    records, as_of = to_records(request.leads, datetime.now(UTC), spec, "leads")
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
     phi = model.contributions(X, threads)
@@ -327,7 +327,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     steps = {
         "decode + validate JSON (msgspec)": lambda: decode(batch_body),
         "intake (as_of, times, attribute checks)": lambda: to_records(
-            request.leads, datetime.now(UTC), spec, "leads", events
+            request.leads, datetime.now(UTC), spec, "leads"
         ),
         "features (record_features + to_matrix)": lambda: to_matrix(
             spec, record_features(spec, records, as_of)

@@ -1,10 +1,9 @@
 """From decoded request bodies to the scorer's input, checking what a schema cannot.
 
 The JSON schema knows shapes and sizes; only the served model knows which attributes it reads
-as numbers, only the clock knows "now", and only a count over the whole body knows how many
-events a batch holds. So here: `as_of` defaults to now, `created_at` must not be after it,
-every timestamp lies between 2000 and 2100, the events of a request stay under the limit, and
-an attribute the model reads as a number must be one.
+as numbers, and only the clock knows "now". So here: `as_of` defaults to now, `created_at` must
+not be after it, every timestamp lies between 2000 and 2100 (JSON Schema has no range for a
+string), and an attribute the model reads as a number must be one.
 """
 
 from __future__ import annotations
@@ -25,14 +24,13 @@ OUT_OF_RANGE = f"must lie from {EARLIEST.date()} to before {LATEST.date()} (UTC)
 
 
 def to_records(
-    leads: Sequence[LeadIn], now: datetime, spec: FeatureSpec, prefix: str, max_events: int
+    leads: Sequence[LeadIn], now: datetime, spec: FeatureSpec, prefix: str = ""
 ) -> tuple[list[LeadRecord], list[datetime]]:
     """Records and as_of moments of `leads`; InvalidRequest lists every problem found.
 
     `prefix` locates the leads in the body: "" for /score, "leads" for /score_batch.
     Event times are passed on as sent: features/ reads a naive one as UTC, as intake does.
     """
-    _check_event_count(leads, prefix, max_events)
     problems = _check_event_times(leads, prefix)
     records: list[LeadRecord] = []
     moments: list[datetime] = []
@@ -57,15 +55,6 @@ def to_records(
     if problems:
         raise InvalidRequest(problems)
     return records, moments
-
-
-def _check_event_count(leads: Sequence[LeadIn], prefix: str, max_events: int) -> None:
-    total = sum(len(lead.events) for lead in leads)
-    if total > max_events:
-        field = prefix or "events"
-        raise InvalidRequest(
-            [Problem(field, f"hold {total:,} events in all, over the limit of {max_events:,}")]
-        )
 
 
 def _in_range(moment: datetime, field: str, problems: list[Problem]) -> datetime:

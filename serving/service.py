@@ -44,7 +44,8 @@ from training import registry
 
 SETTINGS = bentoml.use_arguments(ServiceSettings)
 BATCH_FIELD = "leads"
-BatchIn = batch_in(SETTINGS.serve.max_batch_leads, SETTINGS.serve.max_events_per_request)
+MAX_EVENTS = SETTINGS.serve.max_events_per_request
+BatchIn = batch_in(SETTINGS.serve.max_batch_leads, MAX_EVENTS)
 
 
 def limits_note(serve: ServeConfig) -> str:
@@ -98,7 +99,7 @@ class LeadScoring:
 
     @bentoml.api(
         route="/score",
-        input_spec=documented(LeadIn, limits_note(SETTINGS.serve), Decoder(LeadIn)),
+        input_spec=documented(LeadIn, limits_note(SETTINGS.serve), Decoder(LeadIn, MAX_EVENTS)),
         output_spec=documented(ScoreOut),
     )
     async def score(self, lead: LeadIn | Rejected, /) -> Response:
@@ -116,7 +117,7 @@ class LeadScoring:
 
     @bentoml.api(
         route="/score_batch",
-        input_spec=documented(BatchIn, limits_note(SETTINGS.serve), Decoder(BatchIn)),
+        input_spec=documented(BatchIn, limits_note(SETTINGS.serve), Decoder(BatchIn, MAX_EVENTS)),
         output_spec=documented(BatchOut),
     )
     async def score_batch(self, batch: BatchIn | Rejected, /) -> Response:
@@ -140,9 +141,8 @@ class LeadScoring:
                 rejected(503, "not_ready", "models", "no champion models loaded yet: see /readyz")
             )
         now = datetime.now(UTC)
-        limit = SETTINGS.serve.max_events_per_request
         try:
-            records, as_of = to_records(leads, now, pair.conversion.spec, prefix, limit)
+            records, as_of = to_records(leads, now, pair.conversion.spec, prefix)
         except InvalidRequest as exc:
             return self.refuse(Rejected(400, "invalid", exc.problems))
         threads = SETTINGS.serve.batch_threads if len(records) > 1 else 1

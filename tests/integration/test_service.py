@@ -57,11 +57,11 @@ def expected(
     routing = load_config(server.log.parent / "routing.yaml", RoutingConfig)
     serve = load_config(server.log.parent / "serve.yaml", ServeConfig)
     economics = load_config(default_config("economics"), EconomicsConfig)
-    decode = Decoder(LeadIn)
+    decode = Decoder(LeadIn, serve.max_events_per_request)
     leads = [decode(json.dumps(p).encode()) for p in payloads]
     now = datetime.now(UTC)
     spec = pair.conversion.spec
-    records, as_of = to_records(leads, now, spec, "", serve.max_events_per_request)
+    records, as_of = to_records(leads, now, spec)
     scores = score_records(pair, records, as_of, routing, economics)
     assert routing.capacity is not None
     ledger = CapacityLedger(

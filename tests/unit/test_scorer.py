@@ -20,12 +20,12 @@ from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.vectors import LeadRecord, record_features, to_matrix
 from serving.config import EconomicsConfig, RoutingConfig
-from serving.decode import Decoder
+from serving.decode import MIN_EVENT_BYTES, Decoder
 from serving.errors import InvalidRequest, Rejected, field_path
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
 from serving.explain import split_scores
 from serving.intake import CLOCK_SKEW, to_records
-from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
+from serving.schemas import BatchOut, EventIn, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import ModelPair, Scores, score_records
 from training.models import Calibrator, ConversionModel, VelocityModel
 
@@ -214,7 +214,7 @@ MAX_EVENTS = 100
 
 
 def _decoded(**changes: object) -> LeadIn | Rejected:
-    return Decoder(LeadIn)(json.dumps(EXAMPLE_LEAD | changes).encode())
+    return Decoder(LeadIn, MAX_EVENTS)(json.dumps(EXAMPLE_LEAD | changes).encode())
 
 
 def _request(**changes: object) -> LeadIn:
@@ -226,7 +226,7 @@ def _request(**changes: object) -> LeadIn:
 def _records(
     leads: list[LeadIn], now: datetime, spec: FeatureSpec, prefix: str = ""
 ) -> tuple[list[LeadRecord], list[datetime]]:
-    return to_records(leads, now, spec, prefix, MAX_EVENTS)
+    return to_records(leads, now, spec, prefix)
 
 
 def test_intake_defaults_as_of_to_now_and_refuses_leads_from_the_future(pair: ModelPair) -> None:
@@ -316,13 +316,31 @@ def test_moments_at_the_edges_of_the_range_and_odd_offsets_are_scored(pair: Mode
     assert as_of == datetime(2099, 12, 31, 20, tzinfo=UTC)
 
 
-def test_a_request_over_the_event_limit_is_refused_naming_the_leads(pair: ModelPair) -> None:
+def test_a_request_over_the_event_limit_is_refused_naming_the_leads() -> None:
     event = {"ts": "2026-10-02T09:20:00Z", "event_type": "x"}
-    leads = [_request(events=[event] * 60), _request(events=[event] * 41)]
-    with pytest.raises(InvalidRequest, match="leads: hold 101 events in all, over the limit"):
-        _records(leads, T0, pair.conversion.spec, prefix="leads")
-    records, _ = _records([leads[0], _request(events=[event] * 40)], T0, pair.conversion.spec)
-    assert [len(record.events) for record in records] == [60, 40]  # 100: at the limit
+    decode = Decoder(batch_in(10, MAX_EVENTS), MAX_EVENTS)
+
+    def body(*counts: int) -> bytes:
+        leads = [EXAMPLE_LEAD | {"events": [event] * n} for n in counts]
+        return json.dumps({"leads": leads}).encode()
+
+    refused = decode(body(60, 41))
+    assert isinstance(refused, Rejected), refused
+    assert refused.message == "leads: hold 101 events in all, over the limit of 100"
+    accepted = decode(body(60, 40))
+    assert [len(lead.events) for lead in accepted.leads] == [60, 40]  # at the limit
+
+
+def test_no_event_the_schema_accepts_is_shorter_than_min_event_bytes() -> None:
+    shortest = b'{"ts":"2000-01-01T00:00:00","event_type":"a"}'
+    assert len(shortest) == MIN_EVENT_BYTES
+    assert isinstance(msgspec.json.decode(shortest, type=EventIn), EventIn)
+    for shorter in (
+        b'{"ts":"2000-01-01T00:00","event_type":"a"}',
+        b'{"ts":"2000-01-01","event_type":"a"}',
+    ):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.json.decode(shorter, type=EventIn)
 
 
 def test_naive_timestamps_are_utc_and_offsets_are_kept_exact(pair: ModelPair) -> None:
@@ -350,7 +368,7 @@ def test_the_batch_limits_are_part_of_the_schema() -> None:
     model = batch_in(2, 50)
     leads = msgspec.json.schema(model)["$defs"]["BatchIn"]["properties"]["leads"]
     assert (leads["maxItems"], leads["x-max-events"]) == (2, 50)
-    refused = Decoder(model)(json.dumps({"leads": [EXAMPLE_LEAD] * 3}).encode())
+    refused = Decoder(model, 50)(json.dumps({"leads": [EXAMPLE_LEAD] * 3}).encode())
     assert isinstance(refused, Rejected) and refused.problems[0].field == "leads"
 
 
