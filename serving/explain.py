@@ -65,25 +65,27 @@ def top_reasons(
     """Per lead: {"up": k largest positive contributions, "down": k most negative}."""
     names = spec.feature_names
     n_behaviour = len(spec.behaviour_names)
+    static = [block.static[name] for name in names[n_behaviour:]]
     phi = contributions[:, :-1]
     order = np.argsort(phi, axis=1, kind="stable")
-    out: list[dict[str, list[dict[str, Any]]]] = [{"up": [], "down": []} for _ in phi]
+    out: list[dict[str, list[dict[str, Any]]]] = [{} for _ in phi]
     for side, picked in (("up", order[:, ::-1][:, :k]), ("down", order[:, :k])):
         values = np.take_along_axis(phi, picked, axis=1)
         keep = (values > 0 if side == "up" else values < 0).tolist()
         rounded = np.round(values, 4).tolist()
         seen = np.take_along_axis(block.behaviour, np.minimum(picked, n_behaviour - 1), axis=1)
         for i, (columns, seen_i) in enumerate(zip(picked.tolist(), seen.tolist(), strict=True)):
-            for slot, j in enumerate(columns):
-                if keep[i][slot]:
-                    raw = seen_i[slot] if j < n_behaviour else block.static[names[j]][i]
-                    out[i][side].append(
-                        {
-                            "feature": names[j],
-                            "value": _shown(raw),
-                            "contribution": rounded[i][slot],
-                        }
-                    )
+            out[i][side] = [
+                {
+                    "feature": names[j],
+                    "value": _shown(
+                        seen_i[slot] if j < n_behaviour else static[j - n_behaviour][i]
+                    ),
+                    "contribution": rounded[i][slot],
+                }
+                for slot, j in enumerate(columns)
+                if keep[i][slot]
+            ]
     return out
 
 
@@ -106,8 +108,11 @@ def input_notes(
     events known at as_of (known means in an earlier millisecond, features/behaviour.py).
     """
     known_types = set(spec.config.event_types)
+    model_attributes = set(spec.static_names) - set(LEAD_NOT_ATTRIBUTES)
     static_start = len(spec.behaviour_names)
-    counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)]
+    categories = list(spec.categories)  # the first static columns, in this order
+    unseen = np.isnan(X[:, static_start : static_start + len(categories)]).tolist()
+    counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)].tolist()
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
@@ -125,20 +130,16 @@ def input_notes(
             ],
             "event types are not model features: counted as other",
         )
-        for j, name in enumerate(spec.categories, start=static_start):
+        for c, name in enumerate(categories):
             raw = block.static[name][i]
-            if raw is not None and math.isnan(X[i, j]):
+            if raw is not None and unseen[i][c]:
                 notes.append(
                     Note(
                         "unknown_category",
                         f"{name} {raw!r} unseen in training (or too rare): scored as missing",
                     )
                 )
-        unused = sorted(
-            name
-            for name in record.attributes
-            if name not in spec.static_names or name in LEAD_NOT_ATTRIBUTES
-        )
+        unused = sorted(name for name in record.attributes if name not in model_attributes)
         notes += _at_most(
             [
                 Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
