@@ -6,9 +6,11 @@
 `leadscore serve` with one worker and the default limits gets POST /score_batch bodies of
 exactly `max_body_bytes`: as many leads as fit, each with the most attributes a lead may have,
 names and text values of the longest length allowed (random characters, so nothing is shared).
-The worker's peak RSS (VmHWM, reset before each body through /proc/PID/clear_refs) is set
-against its RSS before the first body. Target: growth ≤ 4 × the body size. Linux only;
-uses the models bench_service.py trains into bench/out/service-mlruns.
+Then two hostile bodies of the same size, refused: tiny events far over the event limit, and
+one lead with a million attributes. The worker's peak RSS (VmHWM, reset before each body
+through /proc/PID/clear_refs) is set against its RSS before the first body. Target: growth ≤
+4 × the body size for the valid bodies. Linux only; uses the models bench_service.py trains
+into bench/out/service-mlruns.
 """
 
 from __future__ import annotations
@@ -55,6 +57,21 @@ def maximal_body(size: int, max_leads: int, seed: int) -> tuple[bytes, int]:
         used += len(encoded) + 1
     body = b'{"leads":[' + b",".join(leads) + b"]}"
     return body + b" " * (size - len(body)), len(leads)
+
+
+def hostile_bodies(size: int) -> dict[str, bytes]:
+    """Bodies of exactly `size` bytes that break a count: events, attributes."""
+    event = b'{"ts":"2026-10-02T09:20:00Z","event_type":"a"}'
+    head = {k: v for k, v in EXAMPLE_LEAD.items() if k != "events"}
+    lead = json.dumps(head).encode()[:-1] + b', "events": ['
+    events = lead + b",".join([event] * ((size - len(lead) - 20) // (len(event) + 1)))
+    attributes = b'{"lead_id":"A","created_at":"2026-10-02T09:15:00Z","source":"s","attributes":{'
+    attributes += b",".join(b'"a%d":1' % i for i in range((size - len(attributes)) // 13))
+    bodies = {
+        "tiny events over the limit (refused)": b'{"leads":[' + events + b"]}]}",
+        "one lead with ~1.2 million attributes (refused)": b'{"leads":[' + attributes + b"}}]}",
+    }
+    return {name: body + b" " * (size - len(body)) for name, body in bodies.items()}
 
 
 def _kib(pid: int, field: str) -> int:
@@ -114,13 +131,19 @@ def main() -> int:
         time.sleep(1)
         before = _kib(worker, "VmRSS")
         print(f"worker {worker}: RSS before {before / 1024:.1f} MiB")
-        for k in range(args.bodies):
-            body, leads = maximal_body(serve["max_body_bytes"], serve["max_batch_leads"], seed=k)
+        size = serve["max_body_bytes"]
+        bodies = [
+            (f"maximal attributes #{k + 1}", *maximal_body(size, serve["max_batch_leads"], k))
+            for k in range(args.bodies)
+        ]
+        bodies += [(name, body, 0) for name, body in hostile_bodies(size).items()]
+        for name, body, leads in bodies:
             Path(f"/proc/{worker}/clear_refs").write_text("5")  # reset the peak to now
             status, answer = asyncio.run(post(port, body))
             peak = _kib(worker, "VmHWM")
             growth = (peak - before) * 1024 / len(body)
             row = {
+                "body": name,
                 "body_bytes": len(body),
                 "leads": leads,
                 "status": status,
@@ -132,16 +155,19 @@ def main() -> int:
             }
             rows.append(row)
             print(
-                f"body {k + 1}: {len(body):,} bytes, {leads} leads × {MAX_ATTRIBUTES} attributes "
-                f"-> {status}; peak {peak / 1024:.1f} MiB, growth {row['growth_mib']:.1f} MiB "
-                f"= {growth:.2f} × the body (target ≤ {TARGET:g}) {_mark(growth <= TARGET)}",
+                f"{name}: {len(body):,} bytes, {leads} leads -> {status}; peak "
+                f"{peak / 1024:.1f} MiB, growth {row['growth_mib']:.1f} MiB = {growth:.2f} × the "
+                f"body (target ≤ {TARGET:g}) {_mark(growth <= TARGET)}",
                 flush=True,
             )
     finally:
         stop(server)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows}, indent=1))
-    return 0 if all(r["status"] == 200 and r["growth_x_body"] <= TARGET for r in rows) else 1
+    valid = [r for r in rows if r["leads"]]
+    refused = [r for r in rows if not r["leads"]]
+    ok = all(r["status"] == 200 and r["growth_x_body"] <= TARGET for r in valid)
+    return 0 if ok and all(r["status"] == 400 for r in refused) else 1
 
 
 if __name__ == "__main__":

@@ -317,7 +317,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     serve = load_config(default_config("serve"), ServeConfig)  # as the service
     threads, events = serve.batch_threads, serve.max_events_per_request
     spec, model = pair.conversion.spec, pair.conversion
-    decode = Decoder(batch_in(LEADS, events), events)
+    decode = Decoder(batch_in(LEADS, events), events, LEADS)
     request = decode(batch_body)
     records, as_of = to_records(request.leads, datetime.now(UTC), spec, "leads")
     block = record_features(spec, records, as_of)

@@ -5,10 +5,14 @@ mapping: a bad attribute is reported at `attributes[...]`. Only then is the body
 more, skipping all but the attributes of the lead at fault (`msgspec.Raw` spans, no copies), to
 name the attribute. That second look happens on the refusal path alone.
 
-The events of a whole request are limited too, and msgspec checks a list's length only once
-it has built the list: 16 MiB of tiny events would cost ~50 MiB before a refusal. So a body
-large enough to hold more events than allowed is first counted, cheaply (each event decoded as
-an empty Struct, its fields skipped), and refused before it is decoded for real.
+Counts are limited too, and msgspec checks a list's or a mapping's length only once it has
+built it: 16 MiB of tiny events, leads or attributes would cost 50–150 MiB before their
+refusal. So a body over PRECOUNT_BYTES is first looked over cheaply — each lead and event
+decoded as a near-empty Struct, each attributes object kept as a span of the body — and
+refused if it holds too many leads or events, or an attributes object longer than
+MAX_ATTRIBUTES_BYTES (no valid one comes near: 200 names and values at their longest, every
+character escaped, take 0.8 MiB). Whatever msgspec then builds before a refusal comes from at
+most that many bytes. A smaller body is counted after decoding, which costs less than a pass.
 """
 
 from __future__ import annotations
@@ -20,12 +24,10 @@ from typing import Any
 import msgspec
 
 from serving.errors import Problem, Rejected, from_msgspec, rejected
-from serving.schemas import MAX_KEY, AttributeValue, BatchIn, LeadIn
+from serving.schemas import MAX_ATTRIBUTES_BYTES, MAX_KEY, AttributeValue, BatchIn, LeadIn
 
 SHOWN_KEY = 40
-# The shortest event the schema accepts, {"ts":"2000-01-01T00:00:00","event_type":"a"}: a body
-# of n bytes holds at most n // MIN_EVENT_BYTES events (tests/unit/test_scorer.py checks it).
-MIN_EVENT_BYTES = 45
+PRECOUNT_BYTES = MAX_ATTRIBUTES_BYTES  # a smaller body cannot hold a longer attributes object
 _LEAD = re.compile(r"^leads\[(\d+)\]\.")
 
 
@@ -33,12 +35,13 @@ class _Event(msgspec.Struct, gc=False):
     pass
 
 
-class _LeadEvents(msgspec.Struct, gc=False):
+class _LeadShape(msgspec.Struct, gc=False):
     events: list[_Event] = []
+    attributes: msgspec.Raw = msgspec.Raw(b"{}")
 
 
-class _BatchEvents(msgspec.Struct, gc=False):
-    leads: list[_LeadEvents] = []
+class _BatchShape(msgspec.Struct, gc=False):
+    leads: list[_LeadShape] = []
 
 
 class _Leads(msgspec.Struct):
@@ -50,38 +53,64 @@ class _Attributes(msgspec.Struct):
 
 
 class Decoder:
-    """Decodes a LeadIn or a BatchIn with at most `max_events` events in all; returns the
-    Struct, or the Rejected to answer instead."""
+    """Decodes a LeadIn, or a BatchIn of at most `max_leads`, with at most `max_events` events
+    in all; returns the Struct, or the Rejected to answer instead."""
 
-    def __init__(self, request_type: type[LeadIn | BatchIn], max_events: int) -> None:
+    def __init__(
+        self, request_type: type[LeadIn | BatchIn], max_events: int, max_leads: int = 1
+    ) -> None:
         self._decoder = msgspec.json.Decoder(request_type)
         self._batch = issubclass(request_type, BatchIn)
-        self._counter = msgspec.json.Decoder(_BatchEvents if self._batch else _LeadEvents)
-        self.max_events = max_events
+        self._shape = msgspec.json.Decoder(_BatchShape if self._batch else _LeadShape)
+        self.max_events, self.max_leads = max_events, max_leads
 
     def __call__(self, body: bytes) -> Any:
-        # A body too short to hold more events than allowed needs no count.
-        if len(body) // MIN_EVENT_BYTES > self.max_events:
+        if len(body) > PRECOUNT_BYTES:
             with contextlib.suppress(msgspec.MsgspecError):  # the decoder says what is wrong
-                too_many = self._too_many(self._counter.decode(body))
-                if too_many is not None:
-                    return too_many
+                shape = self._shape.decode(body)
+                refusal = self._over_counts(shape) or self._long_attributes(shape)
+                if refusal is not None:
+                    return refusal
         try:
-            return self._decoder.decode(body)
+            decoded = self._decoder.decode(body)
         except msgspec.ValidationError as exc:
             return Rejected(400, "invalid", (_named(from_msgspec(str(exc)), body),))
         except msgspec.DecodeError as exc:
             return rejected(400, "malformed", "body", f"is not valid JSON: {exc}")
+        return self._over_counts(decoded) or decoded
 
-    def _too_many(self, counted: _BatchEvents | _LeadEvents) -> Rejected | None:
-        leads = counted.leads if isinstance(counted, _BatchEvents) else [counted]
+    def _long_attributes(self, shape: _BatchShape | _LeadShape) -> Rejected | None:
+        leads = shape.leads if isinstance(shape, _BatchShape) else [shape]
+        for i, lead in enumerate(leads):
+            if len(lead.attributes) > MAX_ATTRIBUTES_BYTES:
+                where = f"leads[{i}]." if self._batch else ""
+                return rejected(
+                    400,
+                    "too_long",
+                    f"{where}attributes",
+                    f"is {len(lead.attributes):,} bytes of JSON, over the limit of "
+                    f"{MAX_ATTRIBUTES_BYTES:,}",
+                )
+        return None
+
+    def _over_counts(self, counted: Any) -> Rejected | None:
+        """The refusal for too many leads or events in `counted` (a request or its shape)."""
+        leads = counted.leads if self._batch else [counted]
+        field = "leads" if self._batch else "events"
+        if len(leads) > self.max_leads:
+            return rejected(
+                400,
+                "too_many",
+                field,
+                f"holds {len(leads):,} leads, over the limit of {self.max_leads:,}",
+            )
         events = sum(len(lead.events) for lead in leads)
         if events <= self.max_events:
             return None
         return rejected(
             400,
-            "too_many_events",
-            "leads" if self._batch else "events",
+            "too_many",
+            field,
             f"hold {events:,} events in all, over the limit of {self.max_events:,}",
         )
 

@@ -32,6 +32,7 @@ MAX_ATTRIBUTES = 200
 MAX_KEY = 64
 MAX_VALUE = 256
 MAX_EVENTS_PER_LEAD = 10_000
+MAX_ATTRIBUTES_BYTES = 2 * 2**20  # of JSON text; checked in bodies over that (serving/decode.py)
 # Integers beyond int64 are refused: a CRM column holds none, and a 309-digit one would
 # overflow the float that a model reads.
 MAX_INTEGER = 2**63 - 1
@@ -61,7 +62,7 @@ Attributes = Annotated[
         max_length=MAX_ATTRIBUTES,
         description=f"static attributes, e.g. country: at most {MAX_ATTRIBUTES}, names of "
         f"1–{MAX_KEY} characters, values a string of at most {MAX_VALUE} characters, a finite "
-        "number, a boolean or null",
+        f"number, a boolean or null; at most {MAX_ATTRIBUTES_BYTES:,} bytes of JSON",
     ),
 ]
 

@@ -117,7 +117,11 @@ class LeadScoring:
 
     @bentoml.api(
         route="/score_batch",
-        input_spec=documented(BatchIn, limits_note(SETTINGS.serve), Decoder(BatchIn, MAX_EVENTS)),
+        input_spec=documented(
+            BatchIn,
+            limits_note(SETTINGS.serve),
+            Decoder(BatchIn, MAX_EVENTS, SETTINGS.serve.max_batch_leads),
+        ),
         output_spec=documented(BatchOut),
     )
     async def score_batch(self, batch: BatchIn | Rejected, /) -> Response:

@@ -20,12 +20,20 @@ from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.vectors import LeadRecord, record_features, to_matrix
 from serving.config import EconomicsConfig, RoutingConfig
-from serving.decode import MIN_EVENT_BYTES, Decoder
+from serving.decode import PRECOUNT_BYTES, Decoder
 from serving.errors import InvalidRequest, Rejected, field_path
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
 from serving.explain import split_scores
 from serving.intake import CLOCK_SKEW, to_records
-from serving.schemas import BatchOut, EventIn, LeadIn, ScoreOut, answer_json, batch_in
+from serving.schemas import (
+    MAX_ATTRIBUTES_BYTES,
+    BatchIn,
+    BatchOut,
+    LeadIn,
+    ScoreOut,
+    answer_json,
+    batch_in,
+)
 from serving.scorer import ModelPair, Scores, score_records
 from training.models import Calibrator, ConversionModel, VelocityModel
 
@@ -316,31 +324,36 @@ def test_moments_at_the_edges_of_the_range_and_odd_offsets_are_scored(pair: Mode
     assert as_of == datetime(2099, 12, 31, 20, tzinfo=UTC)
 
 
-def test_a_request_over_the_event_limit_is_refused_naming_the_leads() -> None:
+@pytest.mark.parametrize("padding", [0, PRECOUNT_BYTES], ids=["counted after", "counted first"])
+def test_a_request_over_a_count_limit_is_refused_naming_the_leads(padding: int) -> None:
     event = {"ts": "2026-10-02T09:20:00Z", "event_type": "x"}
-    decode = Decoder(batch_in(10, MAX_EVENTS), MAX_EVENTS)
+    decode = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)
 
     def body(*counts: int) -> bytes:
         leads = [EXAMPLE_LEAD | {"events": [event] * n} for n in counts]
-        return json.dumps({"leads": leads}).encode()
+        return json.dumps({"leads": leads}).encode() + b" " * padding
 
     refused = decode(body(60, 41))
     assert isinstance(refused, Rejected), refused
     assert refused.message == "leads: hold 101 events in all, over the limit of 100"
     accepted = decode(body(60, 40))
     assert [len(lead.events) for lead in accepted.leads] == [60, 40]  # at the limit
+    refused = decode(body(1, 1, 1, 1))
+    assert isinstance(refused, Rejected) and refused.problems[0].field == "leads"
 
 
-def test_no_event_the_schema_accepts_is_shorter_than_min_event_bytes() -> None:
-    shortest = b'{"ts":"2000-01-01T00:00:00","event_type":"a"}'
-    assert len(shortest) == MIN_EVENT_BYTES
-    assert isinstance(msgspec.json.decode(shortest, type=EventIn), EventIn)
-    for shorter in (
-        b'{"ts":"2000-01-01T00:00","event_type":"a"}',
-        b'{"ts":"2000-01-01","event_type":"a"}',
-    ):
-        with pytest.raises(msgspec.ValidationError):
-            msgspec.json.decode(shorter, type=EventIn)
+def test_an_attributes_object_over_its_byte_limit_is_refused_before_decoding() -> None:
+    lead = json.dumps(EXAMPLE_LEAD | {"attributes": {"country": "PL"}}).encode()
+    at = lead.replace(b'"PL"}', b'"PL"' + b" " * (MAX_ATTRIBUTES_BYTES - 17) + b"}")
+    past = lead.replace(b'"PL"}', b'"PL"' + b" " * (MAX_ATTRIBUTES_BYTES - 16) + b"}")
+    decode = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)
+    assert isinstance(decode(b'{"leads":[' + at + b"]}"), BatchIn)
+    refused = decode(b'{"leads":[' + past + b"]}")
+    assert isinstance(refused, Rejected), refused
+    assert refused.message == (
+        f"leads[0].attributes: is {MAX_ATTRIBUTES_BYTES + 1:,} bytes of JSON, over the limit "
+        f"of {MAX_ATTRIBUTES_BYTES:,}"
+    )
 
 
 def test_naive_timestamps_are_utc_and_offsets_are_kept_exact(pair: ModelPair) -> None:
