@@ -66,7 +66,9 @@ class Decoder:
 
     def __call__(self, body: bytes) -> Any:
         if len(body) > PRECOUNT_BYTES:
-            with contextlib.suppress(msgspec.MsgspecError):  # the decoder says what is wrong
+            # Deep nesting where the look-over skips (msgspec recurses to skip) is left to the
+            # decoder too, which refuses it at its first bracket.
+            with contextlib.suppress(msgspec.MsgspecError, RecursionError):
                 shape = self._shape.decode(body)
                 refusal = self._over_counts(shape) or self._long_attributes(shape)
                 if refusal is not None:
@@ -122,7 +124,10 @@ def _named(problem: Problem, body: bytes) -> Problem:
     if not (at_value or at_key):
         return problem
     base = problem.field.removesuffix("[...]")
-    attributes = _attributes_of(body, base)
+    try:
+        attributes = _attributes_of(body, base)
+    except RecursionError:  # a value nested too deep to skip: the attributes are named
+        return Problem(base, f"a value: {problem.message}")
     for name, raw in attributes.items():
         if at_key and not 1 <= len(name) <= MAX_KEY:
             shown = name if len(name) <= SHOWN_KEY else name[:SHOWN_KEY] + "…"

@@ -106,7 +106,7 @@ def test_x_education_without_leaky_columns(
     promote_and_score(out, tmp_path, "2020-01-01T12:00:00Z")
     capsys.readouterr()
     # Without contract dates there is no velocity model: rescoring says why, in one line.
-    assert main(["rescore", "--data", str(out), "--out", str(tmp_path / "r.parquet")]) == 1
+    assert main(["rescore", "--data", str(out), "--out", str(tmp_path / "rescored")]) == 1
     err = capsys.readouterr().err
     assert "no deal-velocity@champion: training could not fit a velocity model" in err
     assert "Traceback" not in err
@@ -167,9 +167,9 @@ def test_crm_opportunities_with_velocity_and_open_deals(
     assert metrics["test_velocity_c_index"] > 0.5  # open deals censored; measured 0.525
     assert metrics["test_roc_auc"] > 0.5 and np.isfinite(metrics["test_ece"])
     promote_and_score(out, tmp_path, "2017-12-31")
-    scores = tmp_path / "scores.parquet"
+    scores = tmp_path / "scores"
     rescore = ["rescore", "--data", str(out), "--out", str(scores), "--pool", "open"]
     assert main([*rescore, "--as-of", "2018-01-01"]) == 0
-    scored = pl.read_parquet(scores)
+    scored = pl.read_parquet(scores / "scores.parquet")
     assert scored.height == 1_589 + 500  # every open deal, Prospecting ones included
     capsys.readouterr()

@@ -342,6 +342,17 @@ def test_a_request_over_a_count_limit_is_refused_naming_the_leads(padding: int) 
     assert isinstance(refused, Rejected) and refused.problems[0].field == "leads"
 
 
+@pytest.mark.parametrize("padding", [0, PRECOUNT_BYTES], ids=["small", "looked over first"])
+def test_deep_nesting_is_refused_naming_where_it_is(padding: int) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    lead = json.dumps(EXAMPLE_LEAD | {"attributes": {"x": "DEEP"}}).encode()
+    body = b'{"leads":[' + lead.replace(b'"DEEP"', deep) + b"]}" + b" " * padding
+    refused = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)(body)
+    assert isinstance(refused, Rejected), refused
+    assert refused.problems[0].field in ("leads[0].attributes", "leads[0].attributes.x")
+    assert "got array" in refused.message
+
+
 def test_an_attributes_object_over_its_byte_limit_is_refused_before_decoding() -> None:
     lead = json.dumps(EXAMPLE_LEAD | {"attributes": {"country": "PL"}}).encode()
     at = lead.replace(b'"PL"}', b'"PL"' + b" " * (MAX_ATTRIBUTES_BYTES - 17) + b"}")
