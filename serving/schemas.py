@@ -8,8 +8,9 @@ schema and the accepted inputs cannot drift apart.
 Requests are strict — unknown fields are refused, numbers are not read from strings, timestamps
 must be RFC 3339 strings — because a silently coerced field is a silently wrong score. Every
 count and length is bounded here, so a limit is enforced while the body is decoded, not after.
-What a schema cannot say (timestamps between 2000 and 2100, events in a whole request) is
-checked by serving/intake.py. Request Structs opt out of the garbage collector (`gc=False`):
+What a schema cannot say is checked next to it: the events of a whole request and an
+attributes object's size by serving/decode.py, timestamps between 2000 and 2100 by
+serving/intake.py. Request Structs opt out of the garbage collector (`gc=False`):
 they hold no cycles, and a batch creates 20,000 of them.
 """
 
