@@ -55,8 +55,12 @@ def split_scores(
 def _shown(value: Any) -> float | str | None:
     if value is None or isinstance(value, str):
         return value
-    number = float(value)
-    return None if math.isnan(number) else round(number, 4)
+    return _number(float(value))
+
+
+def _number(value: float) -> float | None:
+    """A behaviour feature as shown: NaN (never happened) as null, else 4 decimals."""
+    return None if math.isnan(value) else round(value, 4)
 
 
 def top_reasons(
@@ -78,9 +82,9 @@ def top_reasons(
             out[i][side] = [
                 {
                     "feature": names[j],
-                    "value": _shown(
-                        seen_i[slot] if j < n_behaviour else static[j - n_behaviour][i]
-                    ),
+                    "value": _number(seen_i[slot])
+                    if j < n_behaviour
+                    else _shown(static[j - n_behaviour][i]),
                     "contribution": rounded[i][slot],
                 }
                 for slot, j in enumerate(columns)
@@ -113,11 +117,17 @@ def input_notes(
     categories = list(spec.categories)  # the first static columns, in this order
     unseen = np.isnan(X[:, static_start : static_start + len(categories)]).tolist()
     counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)].tolist()
+    # Usually every event type is known: one look over all the events instead of one per lead.
+    any_unknown = any(kind not in known_types for record in records for _, kind in record.events)
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
         late = len(record.events) - int(counted[i])
-        unknown = Counter(kind for _, kind in record.events if kind not in known_types)
+        unknown = (
+            Counter(kind for _, kind in record.events if kind not in known_types)
+            if any_unknown
+            else Counter()
+        )
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
         notes += _at_most(

@@ -34,11 +34,13 @@ def assign_tiers(
 ) -> tuple[list[str], list[Route], list[str]]:
     """(tier, route, route_reason) per score, by the tier rule alone."""
     floors = np.array([rule.min_score for rule in routing.tiers])
-    first = np.argmax(np.asarray(score)[:, None] >= floors[None, :], axis=1)
+    first = np.argmax(np.asarray(score)[:, None] >= floors[None, :], axis=1).tolist()
     rules = [routing.tiers[k] for k in first]
-    reasons = [
-        f"tier {rule.tier}: score ≥ {rule.min_score:g} routes to {rule.route}" for rule in rules
+    reason_of = [
+        f"tier {rule.tier}: score ≥ {rule.min_score:g} routes to {rule.route}"
+        for rule in routing.tiers
     ]
+    reasons = [reason_of[k] for k in first]
     return [rule.tier for rule in rules], [rule.route for rule in rules], reasons
 
 
