@@ -140,6 +140,8 @@ def test_a_hanging_registry_check_makes_readyz_stale_within_its_timeout(
     reloading: Server, registry_copy: Store
 ) -> None:
     """A registry that never answers never fails either: the check in flight is timed."""
+    # Both workers answer /readyz: wait until neither remembers the test before.
+    _wait_for_readyz(reloading, lambda b: b["registry"] == "ok", steady=CHECK_SECONDS + 1)
     failures = reloading.log_text().count("model check failed")
     lock = sqlite3.connect(registry_copy.folder / "mlflow.db", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # MLflow's reads now wait (busy_timeout: 20 s)
@@ -159,12 +161,21 @@ def test_a_hanging_registry_check_makes_readyz_stale_within_its_timeout(
 
 
 def _wait_for_readyz(
-    server: Server, condition: Callable[[dict[str, Any]], bool], seconds: float = 30
+    server: Server,
+    condition: Callable[[dict[str, Any]], bool],
+    seconds: float = 30,
+    steady: float = 0,
 ) -> dict[str, Any]:
+    """The /readyz body once `condition` holds, and has held for `steady` seconds of polls."""
     deadline = time.monotonic() + seconds
+    since: float | None = None
     while time.monotonic() < deadline:
         body = httpx.get(f"{server.url}/readyz").json()
-        if condition(body):
+        if not condition(body):
+            since = None
+        elif since is None:
+            since = time.monotonic()
+        if since is not None and time.monotonic() - since >= steady:
             return body
         time.sleep(0.3)
     raise AssertionError(f"/readyz never changed as expected; last: {body}")
