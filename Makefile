@@ -37,7 +37,7 @@ demo: ## The main job on embedded defaults: simulate → train → promote → r
 	$(BIN)/leadscore validate $(DATA)
 	$(BIN)/leadscore train --data $(DATA)
 	$(BIN)/leadscore promote --data $(DATA)
-	$(BIN)/leadscore rescore --data $(DATA) --out $(DATA)-rescored.parquet
+	$(BIN)/leadscore rescore --data $(DATA) --out $(DATA)-rescored
 	$(BIN)/leadscore serve --port $(PORT)
 
 bench: ## Run every benchmark in bench/ and print its figures (see BENCHMARKS.md)

@@ -53,7 +53,7 @@ def main() -> int:
         print("training the champion models …", file=sys.stderr)
         store.mkdir(parents=True, exist_ok=True)
         _run([LEADSCORE, "train", "--data", str(data)], env)
-    out = OUT / "rescore.parquet"
+    out = OUT / "rescored"  # the output folder (a link to its latest version)
     results = []
     for _ in range(args.runs):
         command = [LEADSCORE, "rescore", "--data", str(data), "--out", str(out)]

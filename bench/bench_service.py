@@ -301,6 +301,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     from features.vectors import record_features, to_matrix
     from leadscore.settings import default_config, load_config
     from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
+    from serving.decode import Decoder
     from serving.explain import input_notes, split_scores, top_reasons
     from serving.intake import to_records
     from serving.schemas import answer_json, batch_in
@@ -313,17 +314,19 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     )
     routing = load_config(default_config("routing"), RoutingConfig)
     economics = load_config(default_config("economics"), EconomicsConfig)
-    threads = load_config(default_config("serve"), ServeConfig).batch_threads  # as the service
+    serve = load_config(default_config("serve"), ServeConfig)  # as the service
+    threads, events = serve.batch_threads, serve.max_events_per_request
     spec, model = pair.conversion.spec, pair.conversion
-    request = batch_in(LEADS).model_validate_json(batch_body)
+    decode = Decoder(batch_in(LEADS, events), events, LEADS)
+    request = decode(batch_body)
     records, as_of = to_records(request.leads, datetime.now(UTC), spec, "leads")
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
     phi = model.contributions(X, threads)
     scores = score_records(pair, records, as_of, routing, economics, threads=threads)
     steps = {
-        "validate JSON (pydantic)": lambda: batch_in(LEADS).model_validate_json(batch_body),
-        "intake (as_of, attribute checks)": lambda: to_records(
+        "decode + validate JSON (msgspec)": lambda: decode(batch_body),
+        "intake (as_of, times, attribute checks)": lambda: to_records(
             request.leads, datetime.now(UTC), spec, "leads"
         ),
         "features (record_features + to_matrix)": lambda: to_matrix(

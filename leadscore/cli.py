@@ -176,11 +176,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="rescore a pool of leads with the champion models; route the warm ones to sales",
         description="Features, both champion models and the routing policy for every lead of "
         "the pool at --as-of (default: the data's end); reasons for the leads sent to active "
-        "sales. Writes FILE atomically and FILE's stem + .summary.json; with --previous, marks "
-        "the leads that moved from nurturing to active sales (recycled).",
+        "sales. Publishes DIR/scores.parquet and DIR/summary.json together (a run killed at "
+        "any moment leaves the previous pair); with --previous, marks the leads that moved "
+        "from nurturing to active sales (recycled).",
     )
     res.add_argument("--data", required=True, help="data folder")
-    res.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    res.add_argument("--out", required=True, metavar="DIR", help="output folder (a link)")
     res.add_argument("--as-of", default=None, help="UTC moment, ISO 8601 (default: data end)")
     res.add_argument(
         "--pool",
@@ -188,7 +189,9 @@ def _build_parser() -> argparse.ArgumentParser:
         default="nurture",
         help="which leads: latest stage NURTURE (default), open, or all",
     )
-    res.add_argument("--previous", default=None, help="an earlier rescore output to compare")
+    res.add_argument(
+        "--previous", default=None, help="an earlier output folder (or scores file) to compare"
+    )
     _routing_options(res)
     res.set_defaults(handler=commands.cmd_rescore)
 

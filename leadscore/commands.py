@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leadscore.settings import load_config
+from leadscore.settings import load_config, validated
 
 if TYPE_CHECKING:
     from features.config import FeatureConfig
@@ -162,7 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = load_config(args.config, ServeConfig)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = ServiceSettings(
-        serve=ServeConfig.model_validate(server.model_dump() | overrides),
+        serve=validated(ServeConfig, server.model_dump() | overrides, "--port/--host"),
         routing=load_config(args.routing_config, RoutingConfig),
         economics=load_config(args.economics_config, EconomicsConfig),
     )
@@ -211,7 +211,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         )
     summary = done.summary
     print(
-        f"{done.path}: {summary['leads']:,} leads of the {args.pool} pool as of {summary['as_of']}"
+        f"{done.folder}/: {summary['leads']:,} leads of the {args.pool} pool as of "
+        f"{summary['as_of']}"
     )
     print(
         f"  to active sales: {summary['to_active_sales']:,} (tier rule wanted "
@@ -225,7 +226,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         )
     print(f"  tiers: {summary['tiers']}")
     print(f"  by source: {summary['moved_by_source']}")
-    print(f"  summary: {done.summary_path}; {run_url(done.run_id)}")
+    print(f"  scores and summary in {done.folder}/; {run_url(done.run_id)}")
     return 0
 
 

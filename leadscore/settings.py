@@ -34,6 +34,11 @@ def load_config(path: str | Path, model: type[Model]) -> Model:
         raise LeadscoreError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise LeadscoreError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    return validated(model, raw, str(path))
+
+
+def validated(model: type[Model], raw: dict[str, object], source: str) -> Model:
+    """`raw` as `model`; a wrong value is one LeadscoreError naming `source` and the field."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -41,4 +46,4 @@ def load_config(path: str | Path, model: type[Model]) -> Model:
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise LeadscoreError(f"{path}: {issues}") from None
+        raise LeadscoreError(f"{source}: {issues}") from None

@@ -274,6 +274,11 @@ def _check_args(out_dir: Path, months: int, leads_per_month: int, seed: int) -> 
         )
     if out_dir.exists() and not out_dir.is_dir():
         raise LeadscoreError(f"--out {out_dir} exists and is not a folder")
+    try:  # now, not after a minute of simulating
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"cannot create the folder ({exc.strerror})"
+        raise LeadscoreError(f"--out {out_dir}: {problem}") from None
 
 
 def _stamps(name: str, days: np.ndarray, start: date) -> pl.Series:
@@ -353,13 +358,15 @@ def _write(out_dir: Path, tables: dict[str, pl.DataFrame]) -> None:
     The old leads.parquet goes first: until the new one lands, the folder fails check_folder
     instead of mixing the tables of two runs.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{c.LEADS}.parquet").unlink(missing_ok=True)
-    partial = {name: out_dir / f".{name}.parquet.partial" for name in tables}
-    for name, frame in tables.items():
-        frame.write_parquet(partial[name])
-    for name, path in partial.items():
-        os.replace(path, out_dir / f"{name}.parquet")
+    try:
+        (out_dir / f"{c.LEADS}.parquet").unlink(missing_ok=True)
+        partial = {name: out_dir / f".{name}.parquet.partial" for name in tables}
+        for name, frame in tables.items():
+            frame.write_parquet(partial[name])
+        for name, path in partial.items():
+            os.replace(path, out_dir / f"{name}.parquet")
+    except OSError as exc:
+        raise LeadscoreError(f"--out {out_dir}: cannot write ({exc.strerror})") from None
 
 
 def _print_summary(s: dict[str, float], t: Targets) -> None:

@@ -29,10 +29,15 @@ class TierRule(_Frozen):
 
 
 class CapacityConfig(_Frozen):
-    """At most reps × leads_per_rep_per_day different leads a day go to active sales."""
+    """At most reps × leads_per_rep_per_day different leads a day go to active sales.
+
+    Only days within `window_days` of the server's own date count: a request about another
+    day (a replay, a far-future as_of) neither takes nor frees a place of today's.
+    """
 
     reps: int = Field(ge=1)
     leads_per_rep_per_day: int = Field(ge=1)
+    window_days: int = Field(1, ge=0, le=7, description="days either side of today that count")
 
     @property
     def leads_per_day(self) -> int:
@@ -77,8 +82,20 @@ class ServeConfig(_Frozen):
     port: int = Field(3000, ge=1, le=65535)
     workers: int = Field(2, ge=1, description="processes; each holds both models (~0.5 GiB)")
     reload_seconds: float = Field(30, ge=1, description="how often champion aliases are checked")
+    registry_timeout_seconds: float = Field(
+        20, gt=0, description="a registry check running longer makes /readyz say unreachable"
+    )
     max_body_bytes: int = Field(16 * 2**20, ge=1024, description="larger bodies get 413")
     max_batch_leads: int = Field(1000, ge=1, description="leads in one /score_batch request")
+    max_events_per_request: int = Field(
+        100_000, ge=1, description="events of all the leads of one request"
+    )
+    max_concurrency: int = Field(
+        4, ge=1, description="scoring requests a worker reads or scores at once; others wait"
+    )
+    max_waiting: int = Field(
+        32, ge=0, description="scoring requests a worker lets wait; past that, 429"
+    )
     batch_threads: int = Field(
         2, ge=1, description="LightGBM threads for a request of several leads; one lead uses one"
     )

@@ -1,7 +1,7 @@
 """Refused requests: one JSON shape for every 4xx, naming the field that is wrong.
 
-    {"error": "events[3].ts: must lie between 2000-01-01 and 2100-01-01 (got ...)",
-     "fields": [{"field": "events[3].ts", "message": "must lie between ..."}]}
+    {"error": "events[3].ts: must lie from 2000-01-01 to before 2100-01-01 (UTC) (got ...)",
+     "fields": [{"field": "events[3].ts", "message": "must lie from ..."}]}
 
 `error` is one line a caller can act on (the first problems); `fields` lists every problem.
 A refusal is a value returned as a response, never an exception that BentoML would log with a
@@ -11,10 +11,10 @@ traceback: a bad payload is the caller's business, not an incident.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from features.errors import LeadscoreError
@@ -46,10 +46,8 @@ class Rejected:
         fields = [{"field": p.field, "message": p.message} for p in self.problems]
         return json.dumps({"error": self.message, "fields": fields}).encode()
 
-    def response(self, headers: dict[str, str] | None = None) -> Response:
-        return Response(
-            self.body(), status_code=self.status, media_type="application/json", headers=headers
-        )
+    def response(self) -> Response:
+        return Response(self.body(), status_code=self.status, media_type="application/json")
 
 
 class InvalidRequest(LeadscoreError):
@@ -64,17 +62,36 @@ def rejected(status: int, reason: str, field: str, message: str) -> Rejected:
     return Rejected(status, reason, (Problem(field, message),))
 
 
-def field_path(loc: Sequence[str | int]) -> str:
-    """pydantic's location as a caller writes it: ('events', 3, 'ts') -> 'events[3].ts'."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
+# msgspec's messages: "<problem>", "<problem> - at `$.a[0].b`", "<problem> - at `key` in `$.a`"
+_MSGSPEC = re.compile(
+    r"^(?P<problem>.*?)(?: - at `(?P<key>key)` in `(?P<of>\$[^`]*)`| - at `(?P<at>\$[^`]*)`)?$",
+    re.S,
+)
+_NAMED = re.compile(r"^Object (?P<what>missing required|contains unknown) field `(?P<name>[^`]+)`$")
 
 
-def from_validation(exc: ValidationError) -> Rejected:
-    problems = tuple(
-        Problem(field_path(err["loc"]), err["msg"])
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    )
-    return Rejected(400, "invalid", problems)
+def field_path(path: str) -> str:
+    """msgspec's location as a caller writes it: '$.leads[3].ts' -> 'leads[3].ts', '$' -> ''."""
+    return path.removeprefix("$").removeprefix(".")
+
+
+def from_msgspec(message: str) -> Problem:
+    """One Problem from a msgspec ValidationError's text, the field named as in the JSON."""
+    parsed = _MSGSPEC.match(message)
+    assert parsed is not None  # the pattern matches any text
+    problem = parsed["problem"]
+    if parsed["key"]:
+        return Problem(field_path(parsed["of"]) or "body", f"a key: {_plain(problem)}")
+    where = field_path(parsed["at"] or "$")
+    named = _NAMED.match(problem)
+    if named:
+        field = f"{where}.{named['name']}" if where else named["name"]
+        text = "is required" if named["what"] == "missing required" else "is not a known field"
+        return Problem(field, text)
+    return Problem(where or "body", _plain(problem))
+
+
+def _plain(problem: str) -> str:
+    """'Expected `str`, got `int`' -> 'expected str, got int'."""
+    text = problem.replace("`", "")
+    return text[:1].lower() + text[1:]

@@ -31,6 +31,7 @@ from features.vectors import FeatureBlock, LeadRecord
 from training.models import ConversionModel
 
 TOP = 3
+NAMED = 10  # notes of one kind that name their input, per lead
 EVENTS_KNOWN = "any_count_all"  # features/spec.py: every event before as_of
 
 
@@ -54,8 +55,12 @@ def split_scores(
 def _shown(value: Any) -> float | str | None:
     if value is None or isinstance(value, str):
         return value
-    number = float(value)
-    return None if math.isnan(number) else round(number, 4)
+    return _number(float(value))
+
+
+def _number(value: float) -> float | None:
+    """A behaviour feature as shown: NaN (never happened) as null, else 4 decimals."""
+    return None if math.isnan(value) else round(value, 4)
 
 
 def top_reasons(
@@ -64,25 +69,27 @@ def top_reasons(
     """Per lead: {"up": k largest positive contributions, "down": k most negative}."""
     names = spec.feature_names
     n_behaviour = len(spec.behaviour_names)
+    static = [block.static[name] for name in names[n_behaviour:]]
     phi = contributions[:, :-1]
     order = np.argsort(phi, axis=1, kind="stable")
-    out: list[dict[str, list[dict[str, Any]]]] = [{"up": [], "down": []} for _ in phi]
+    out: list[dict[str, list[dict[str, Any]]]] = [{} for _ in phi]
     for side, picked in (("up", order[:, ::-1][:, :k]), ("down", order[:, :k])):
         values = np.take_along_axis(phi, picked, axis=1)
         keep = (values > 0 if side == "up" else values < 0).tolist()
         rounded = np.round(values, 4).tolist()
         seen = np.take_along_axis(block.behaviour, np.minimum(picked, n_behaviour - 1), axis=1)
         for i, (columns, seen_i) in enumerate(zip(picked.tolist(), seen.tolist(), strict=True)):
-            for slot, j in enumerate(columns):
-                if keep[i][slot]:
-                    raw = seen_i[slot] if j < n_behaviour else block.static[names[j]][i]
-                    out[i][side].append(
-                        {
-                            "feature": names[j],
-                            "value": _shown(raw),
-                            "contribution": rounded[i][slot],
-                        }
-                    )
+            out[i][side] = [
+                {
+                    "feature": names[j],
+                    "value": _number(seen_i[slot])
+                    if j < n_behaviour
+                    else _shown(static[j - n_behaviour][i]),
+                    "contribution": rounded[i][slot],
+                }
+                for slot, j in enumerate(columns)
+                if keep[i][slot]
+            ]
     return out
 
 
@@ -97,46 +104,67 @@ class Note:
 def input_notes(
     spec: FeatureSpec, records: Sequence[LeadRecord], block: FeatureBlock, X: np.ndarray
 ) -> list[list[Note]]:
-    """Per lead: ignored late events, unknown event types, unseen categories, unused attributes.
+    """Per lead: ignored late events, unknown event types, unseen categories, unused attributes
+    (at most NAMED of each kind by name).
 
     None of these is an error: clocks skew, marketing adds event types, new countries appear.
     Late events are those the features did not count: all of them minus `any_count_all`, the
     events known at as_of (known means in an earlier millisecond, features/behaviour.py).
     """
     known_types = set(spec.config.event_types)
+    model_attributes = set(spec.static_names) - set(LEAD_NOT_ATTRIBUTES)
     static_start = len(spec.behaviour_names)
-    counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)]
+    categories = list(spec.categories)  # the first static columns, in this order
+    unseen = np.isnan(X[:, static_start : static_start + len(categories)]).tolist()
+    counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)].tolist()
+    # Usually every event type is known: one look over all the events instead of one per lead.
+    any_unknown = any(kind not in known_types for record in records for _, kind in record.events)
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
         late = len(record.events) - int(counted[i])
-        unknown = Counter(kind for _, kind in record.events if kind not in known_types)
+        unknown = (
+            Counter(kind for _, kind in record.events if kind not in known_types)
+            if any_unknown
+            else Counter()
+        )
         if late:
             notes.append(Note("event_after_as_of", f"{late} events at or after as_of ignored"))
-        notes += [
-            Note(
-                "unknown_event_type",
-                f"event type {kind!r} ({n}×) is not a model feature: counted as other",
-            )
-            for kind, n in sorted(unknown.items())
-        ]
-        for j, name in enumerate(spec.categories, start=static_start):
+        notes += _at_most(
+            [
+                Note(
+                    "unknown_event_type",
+                    f"event type {kind!r} ({n}×) is not a model feature: counted as other",
+                )
+                for kind, n in sorted(unknown.items())
+            ],
+            "event types are not model features: counted as other",
+        )
+        for c, name in enumerate(categories):
             raw = block.static[name][i]
-            if raw is not None and math.isnan(X[i, j]):
+            if raw is not None and unseen[i][c]:
                 notes.append(
                     Note(
                         "unknown_category",
                         f"{name} {raw!r} unseen in training (or too rare): scored as missing",
                     )
                 )
-        unused = sorted(
-            name
-            for name in record.attributes
-            if name not in spec.static_names or name in LEAD_NOT_ATTRIBUTES
+        unused = sorted(name for name in record.attributes if name not in model_attributes)
+        notes += _at_most(
+            [
+                Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
+                for name in unused
+            ],
+            "attributes are not model features: ignored",
         )
-        notes += [
-            Note("unused_attribute", f"attribute {name!r} is not a model feature: ignored")
-            for name in unused
-        ]
         out.append(notes)
     return out
+
+
+def _at_most(notes: list[Note], rest: str) -> list[Note]:
+    """The first NAMED notes of a kind, then one for the rest: an answer stays small even for
+    a lead that sends hundreds of attributes or event types the model does not know."""
+    if len(notes) <= NAMED:
+        return notes
+    more = Note(notes[0].kind, f"{len(notes) - NAMED} more {rest}")
+    return [*notes[:NAMED], more]

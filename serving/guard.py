@@ -1,28 +1,56 @@
-"""The door of the service: bearer token, content type and body size, checked before BentoML.
+"""The door of the service: headers, room in the worker and body size, checked before BentoML.
 
 BentoML 1.4 reads any body whole, however large, and answers /readyz with an empty 200. This
-ASGI middleware answers those cases itself, cheaply and with the 4xx body of serving/errors.py:
-401 without the token (when LEADSCORE_API_TOKEN is set; compared in constant time), 415 for a
-body that is not JSON, 413 past the size limit (refused from Content-Length, or as soon as
-a streamed body passes it), 400 for an empty body. Health, metrics and docs stay open.
+ASGI middleware answers those cases itself, cheaply and with the 4xx body of serving/errors.py,
+in this order, each before any byte of the body is read:
+- 400 for a repeated Content-Type or Authorization header (the guard and BentoML could read
+  different ones);
+- 401 without the token (when LEADSCORE_API_TOKEN is set; compared in constant time);
+- 415 for a body that is not JSON; 413 for a declared length past the limit;
+- room: at most `max_concurrency` scoring requests of a worker are read and scored at once,
+  up to `max_waiting` more wait their turn (their bodies unread), and past that a request is
+  answered 429 with Retry-After, so a worker holds a bounded number of bodies in memory.
+Then the body is read, 413 as soon as a streamed body passes the limit, 400 if empty.
+Health, metrics and docs stay open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from features.errors import LeadscoreError
+from serving.config import ServeConfig
 from serving.errors import Rejected, rejected
 
 TOKEN_ENV = "LEADSCORE_API_TOKEN"
 READYZ = "/readyz"
+SINGLE = (b"content-type", b"authorization")
+RETRY_AFTER_SECONDS = 1
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
+
+
+def api_token() -> str | None:
+    """The bearer token the endpoints require, or None (auth off) when the variable is unset.
+
+    Set but blank is refused: an operator who sets it means to turn auth on, and an empty
+    token would silently turn it off.
+    """
+    token = os.environ.get(TOKEN_ENV)
+    if token is not None and not token.strip():
+        raise LeadscoreError(
+            f"{TOKEN_ENV} is set but empty: set it to a secret token, or unset it to serve "
+            "without authentication"
+        )
+    return token
 
 
 class Guard:
@@ -33,17 +61,20 @@ class Guard:
         app: Callable[..., Any],
         *,
         api_paths: Sequence[str],
-        max_body_bytes: int,
+        limits: ServeConfig,
         readiness: Callable[[], tuple[int, dict[str, Any]]],
         on_refusal: Callable[[Rejected], None],
     ) -> None:
         self.app = app
         self.api_paths = frozenset(api_paths)
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = limits.max_body_bytes
+        self.max_waiting = limits.max_waiting
         self.readiness = readiness
         self.on_refusal = on_refusal
+        self._slots = asyncio.Semaphore(limits.max_concurrency)
+        self._waiting = 0
         # Read when a worker builds its app, not at import; kept as bytes for compare_digest.
-        token = os.environ.get(TOKEN_ENV)
+        token = api_token()
         self.expected = f"Bearer {token}".encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,17 +85,29 @@ class Guard:
             return await _answer(send, status, json.dumps(body).encode())
         if scope["path"] not in self.api_paths or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        refusal = self._check_headers(dict(scope["headers"]))
-        body = b""
-        if refusal is None:
-            body, refusal = await self._read_body(receive)
+        refusal = self._check_headers(scope["headers"]) or self._check_room()
         if refusal is not None:
-            self.on_refusal(refusal)
-            extra = [(b"www-authenticate", b"Bearer")] if refusal.status == 401 else []
-            return await _answer(send, refusal.status, refusal.body(), extra)
-        await self.app(scope, _replay(body, receive), send)
+            return await self._refuse(send, refusal)
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            body, refusal = await self._read_body(receive)
+            if refusal is not None:
+                return await self._refuse(send, refusal)
+            await self.app(scope, _replay(body, receive), send)
+        finally:
+            self._slots.release()
 
-    def _check_headers(self, headers: dict[bytes, bytes]) -> Rejected | None:
+    def _check_headers(self, raw: list[tuple[bytes, bytes]]) -> Rejected | None:
+        repeated = [name for name, n in Counter(name for name, _ in raw).items() if n > 1]
+        for name in SINGLE:
+            if name in repeated:
+                header = name.decode().title()
+                return rejected(400, "repeated_header", header, "must be sent once, not repeated")
+        headers = dict(raw)
         if self.expected is not None and not hmac.compare_digest(
             headers.get(b"authorization", b""), self.expected
         ):
@@ -81,6 +124,25 @@ class Guard:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return self._too_large(int(declared))
         return None
+
+    def _check_room(self) -> Rejected | None:
+        if self._slots.locked() and self._waiting >= self.max_waiting:
+            return rejected(
+                429,
+                "busy",
+                "request",
+                f"this worker is busy with all the requests it takes; retry in "
+                f"{RETRY_AFTER_SECONDS} s",
+            )
+        return None
+
+    async def _refuse(self, send: Send, refusal: Rejected) -> None:
+        self.on_refusal(refusal)
+        extra = {
+            401: [(b"www-authenticate", b"Bearer")],
+            429: [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+        }
+        await _answer(send, refusal.status, refusal.body(), extra.get(refusal.status))
 
     async def _read_body(self, receive: Receive) -> tuple[bytes, Rejected | None]:
         chunks: list[bytes] = []

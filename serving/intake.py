@@ -1,8 +1,9 @@
-"""From validated request bodies to the scorer's input, checking what a schema cannot.
+"""From decoded request bodies to the scorer's input, checking what a schema cannot.
 
-The JSON schema knows shapes; only the served model knows which attributes it reads as
-numbers, and only the clock knows "now". So here: `as_of` defaults to now, `created_at` must
-not be after it, and an attribute the model reads as a number must be one.
+The JSON schema knows shapes and sizes; only the served model knows which attributes it reads
+as numbers, and only the clock knows "now". So here: `as_of` defaults to now, `created_at` must
+not be after it, every timestamp lies between 2000 and 2100 (JSON Schema has no range for a
+string), and an attribute the model reads as a number must be one.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from features.contract import LEAD_NOT_ATTRIBUTES
 from features.spec import FeatureSpec
 from features.vectors import LeadRecord
 from serving.errors import InvalidRequest, Problem
-from serving.schemas import LeadIn
+from serving.schemas import EARLIEST, LATEST, LeadIn
 
 # A lead created "now" by a caller whose clock runs a little ahead is still scored (as of its
 # creation) when the request does not say as_of; beyond this it is a wrong timestamp.
 CLOCK_SKEW = timedelta(minutes=5)
+OUT_OF_RANGE = f"must lie from {EARLIEST.date()} to before {LATEST.date()} (UTC)"
 
 
 def to_records(
@@ -27,17 +29,19 @@ def to_records(
     """Records and as_of moments of `leads`; InvalidRequest lists every problem found.
 
     `prefix` locates the leads in the body: "" for /score, "leads" for /score_batch.
+    Event times are passed on as sent: features/ reads a naive one as UTC, as intake does.
     """
-    problems: list[Problem] = []
+    problems = _check_event_times(leads, prefix)
     records: list[LeadRecord] = []
     moments: list[datetime] = []
-    batch = bool(prefix)
     for i, lead in enumerate(leads):
-        where = f"{prefix}[{i}]." if batch else ""
-        created_at = _utc(lead.created_at)
-        as_of = _as_of(created_at, _utc(lead.as_of) if lead.as_of else None, now, where, problems)
+        where = f"{prefix}[{i}]." if prefix else ""
+        before = len(problems)
+        created_at = _in_range(lead.created_at, f"{where}created_at", problems)
+        as_of = _in_range(lead.as_of, f"{where}as_of", problems) if lead.as_of else None
+        in_range = len(problems) == before  # else comparing the moments says nothing more
+        moments.append(_as_of(created_at, as_of, now, where, problems) if in_range else now)
         _check_attributes(lead, spec, where, problems)
-        moments.append(as_of)
         records.append(
             LeadRecord(
                 lead_id=lead.lead_id,
@@ -45,7 +49,7 @@ def to_records(
                 source=lead.source,
                 partner_id=lead.partner_id,
                 attributes=lead.attributes,
-                events=[(_aware(event["ts"]), event["event_type"]) for event in lead.events],
+                events=[(event.ts, event.event_type) for event in lead.events],
             )
         )
     if problems:
@@ -53,14 +57,34 @@ def to_records(
     return records, moments
 
 
-def _aware(moment: datetime) -> datetime:
-    """Naive timestamps are UTC, as in data files (features/tables.py); offsets are kept."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _in_range(moment: datetime, field: str, problems: list[Problem]) -> datetime:
+    """The moment in UTC (naive ones are UTC, as in data files); out of range is a problem.
+
+    Compared before converting: an offset can carry year 1 or 9999 past what a datetime holds.
+    """
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if EARLIEST <= aware < LATEST:
+        return aware.astimezone(UTC)
+    problems.append(Problem(field, f"{OUT_OF_RANGE} (got {moment.isoformat()})"))
+    return EARLIEST
 
 
-def _utc(moment: datetime) -> datetime:
-    """In UTC, so that as_of's date is the UTC day the capacity rule counts."""
-    return _aware(moment).astimezone(UTC)
+def _check_event_times(leads: Sequence[LeadIn], prefix: str) -> list[Problem]:
+    """Problems of event times out of range, found with one look at each event's year.
+
+    Years strictly inside the range need no offset arithmetic; only a batch holding a year at
+    either end (or outside) is looked at event by event.
+    """
+    years = {event.ts.year for lead in leads for event in lead.events}
+    if all(EARLIEST.year < year < LATEST.year - 1 for year in years):
+        return []
+    problems: list[Problem] = []
+    for i, lead in enumerate(leads):
+        where = f"{prefix}[{i}]." if prefix else ""
+        for j, event in enumerate(lead.events):
+            if not EARLIEST.year < event.ts.year < LATEST.year - 1:
+                _in_range(event.ts, f"{where}events[{j}].ts", problems)
+    return problems
 
 
 def _as_of(

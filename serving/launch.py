@@ -15,7 +15,7 @@ from pathlib import Path
 from features.errors import LeadscoreError
 from serving.config import ServiceSettings
 from serving.example import curl_command
-from serving.guard import TOKEN_ENV
+from serving.guard import TOKEN_ENV, api_token
 from serving.scorer import champion_versions
 from training import registry
 
@@ -43,6 +43,7 @@ def check_address(host: str, port: int) -> None:
 
 def serve(settings: ServiceSettings) -> None:
     """Serve until interrupted (blocking)."""
+    token = api_token()  # a blank token is refused here, before anything starts
     conversion, velocity = check_champions()
     check_address(settings.serve.host, settings.serve.port)
     ledger = str(Path(settings.serve.capacity_ledger).resolve())
@@ -55,7 +56,7 @@ def serve(settings: ServiceSettings) -> None:
     # moved or deleted registry file and never notice that the registry is gone.
     os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     url = f"http://{settings.serve.host}:{settings.serve.port}"
-    token_env = TOKEN_ENV if os.environ.get(TOKEN_ENV) else None
+    token_env = TOKEN_ENV if token else None
     print(
         f"serving {registry.CONVERSION} v{conversion} + {registry.VELOCITY} v{velocity} "
         f"on {url} with {settings.serve.workers} workers; ready when {url}/readyz says so "

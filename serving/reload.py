@@ -2,8 +2,10 @@
 
 A request reads `ModelHolder.pair` once and scores with that object to the end, and a reload
 replaces the reference in one assignment, so a request in flight is scored wholly by the pair
-it started with and no request waits for a load. When the registry cannot be read, the last
-good pair keeps serving and `/readyz` says since when it is stale.
+it started with and no request waits for a load. When the registry cannot be read — a check
+fails, or one has run past its timeout without an answer (a registry that hangs never fails) —
+the last good pair keeps serving and `/readyz` says since when it is stale. What went wrong is
+logged; /readyz, open to anyone, says only "unreachable".
 
 Promotion moves two aliases one after the other (training/promote.py), so a check can fall
 between them. A pair is taken when both versions come from one training run, or when the same
@@ -16,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlflow import MlflowClient
@@ -51,34 +53,40 @@ class ModelHolder:
     def __init__(
         self,
         every_seconds: float,
+        timeout_seconds: float,
         read: Callable[[], Champions] = read_champions,
         load: Callable[[int, int], ModelPair] = ModelPair.load,
         on_check: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.pair: ModelPair | None = None
         self._every = every_seconds
+        self._timeout = timedelta(seconds=timeout_seconds)
         self._read, self._load, self._on_check = read, load, on_check
         self._seen: Champions | None = None
-        self._stale_since: datetime | None = None
-        self._error: str | None = None
+        self._failed_since: datetime | None = None
+        self._started_at: datetime | None = None  # of the check in flight, if any
         self._checked_at: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> str:
         """One look at the registry; returns what happened (a /metrics label)."""
-        now = datetime.now(UTC)
+        now = self._started_at = datetime.now(UTC)
         try:
             champions = self._read()
             outcome = self._take(champions)
         except Exception as exc:  # any registry or load failure: keep serving what we have
-            self._error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            self._stale_since = self._stale_since or now
-            log.warning("model check failed, serving the last good models: %s", self._error)
+            self._failed_since = self._failed_since or now
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            log.warning(
+                "model check failed, serving the last good models: %s: %s",
+                type(exc).__name__,
+                first,
+            )
             outcome = "failed"
         else:
-            self._error, self._stale_since = None, None
-        self._checked_at = now
+            self._failed_since = None
+        self._started_at, self._checked_at = None, now
         self._on_check(outcome)
         return outcome
 
@@ -119,16 +127,24 @@ class ModelHolder:
         if self._thread is not None:
             self._thread.join(timeout=self._every + 5)
 
+    def stale_since(self, now: datetime) -> datetime | None:
+        """Since when the registry is unreachable: the first failed check, or the start of a
+        check still running past its timeout; None while it answers."""
+        started = self._started_at
+        hanging = started if started is not None and now - started > self._timeout else None
+        return self._failed_since or hanging
+
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """(status, body) of /readyz: 200 while a pair is loaded, even a stale one."""
         pair = self.pair
+        stale = self.stale_since(datetime.now(UTC))
         body: dict[str, Any] = {
             "ready": pair is not None,
             "models": pair.describe() if pair else None,
-            "registry": "failing" if self._error else "ok",
-            "stale_since": self._stale_since.isoformat() if self._stale_since else None,
-            "last_error": self._error,
+            "registry": "unreachable" if stale else "ok",
+            "stale_since": stale.isoformat() if stale else None,
             "checked_at": self._checked_at.isoformat() if self._checked_at else None,
             "check_every_seconds": self._every,
+            "check_timeout_seconds": self._timeout.total_seconds(),
         }
         return (200 if pair is not None else 503), body

@@ -21,7 +21,7 @@ import polars as pl
 
 from features import contract as c
 from features.errors import LeadscoreError
-from features.tables import LeadData, write_frame
+from features.tables import LeadData
 from features.vectors import (
     FeatureBlock,
     leads_at,
@@ -31,11 +31,13 @@ from features.vectors import (
     to_ms,
 )
 from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
+from serving.publish import publish
 from serving.routing import CapacityLedger, apply_capacity
 from serving.scorer import ModelPair, Scores, champion_versions, explain_rows, score_block
 from training import registry
 
 POOLS = ("nurture", "open", "all")
+SCORES, SUMMARY = "scores.parquet", "summary.json"  # the files of an output folder
 CHUNK = 50_000
 THREADS = 2  # the batch owns the machine; a request scores on one thread
 Progress = Callable[[int, int], None]
@@ -106,9 +108,10 @@ def rescore(
     probability = np.concatenate([part.probability for part in parts])
     if routing.capacity is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day)
+            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day, 0)
+            day = as_of.date()  # the batch's own day is its "today"
             routes, reasons = apply_capacity(
-                ids, [as_of.date()] * len(ids), probability, routes, reasons, ledger
+                [(lead, day) for lead in ids], probability, routes, reasons, ledger, day
             )
             ledger.close()
     active = np.array([route == ACTIVE_SALES for route in routes])
@@ -120,17 +123,18 @@ def rescore(
 
 
 def read_previous(path: str) -> pl.DataFrame:
-    """An earlier rescore output (Parquet or CSV), refused with one clear line if unreadable."""
+    """An earlier rescore output (its folder) or a scores file (Parquet or CSV), refused with
+    one clear line if unreadable."""
+    source = Path(path) / SCORES if Path(path).is_dir() else Path(path)
     try:
-        return pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
+        return pl.read_csv(source) if source.suffix == ".csv" else pl.read_parquet(source)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise LeadscoreError(f"--previous {path}: cannot read ({exc})") from None
 
 
 @dataclass(frozen=True)
 class Written:
-    path: Path
-    summary_path: Path
+    folder: Path
     run_id: str
     summary: dict[str, Any]
 
@@ -145,24 +149,24 @@ def run_rescore(
     out: Path,
     progress: Progress = lambda done, total: None,
 ) -> Written:
-    """The nightly job: champions from the registry, rescore, write both files, log the run.
-
-    The scores and the summary are each written to a temporary file renamed at the end.
+    """The nightly job: champions from the registry, rescore, publish the scores and the
+    summary together as the folder `out` (serving/publish.py), log the run.
     """
     registry.configure()
     pair = ModelPair.load(*champion_versions())
     result = rescore(data, pair, as_of, pool, routing, economics, previous, progress)
-    path = write_frame(result.frame, out)
-    summary_path = path.with_name(path.stem + ".summary.json")
-    partial = summary_path.with_name(f".{summary_path.name}.partial")
-    partial.write_text(json.dumps(result.summary, indent=1))
-    partial.replace(summary_path)
+
+    def write(folder: Path) -> None:
+        result.frame.write_parquet(folder / SCORES)
+        (folder / SUMMARY).write_text(json.dumps(result.summary, indent=1))
+
+    publish(out, write)
     numbers = {
         k: float(v)
         for k, v in result.summary.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
-    params = {"as_of": result.summary["as_of"], "pool": pool, "out": str(path)}
+    params = {"as_of": result.summary["as_of"], "pool": pool, "out": str(out)}
     params |= {
         "conversion_version": pair.conversion_version,
         "velocity_version": pair.velocity_version,
@@ -170,7 +174,7 @@ def run_rescore(
     run_id = registry.record_run(
         "rescore", params, numbers, {"rescore_summary.json": result.summary}
     )
-    return Written(path, summary_path, run_id, result.summary)
+    return Written(out, run_id, result.summary)
 
 
 def _explanations(

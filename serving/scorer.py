@@ -121,24 +121,35 @@ class Scores:
     model: dict[str, Any]
 
     def to_dicts(self) -> list[dict[str, Any]]:
+        # Columns as Python lists first: one conversion per column, not one per value.
+        as_of, probability, score = (
+            c.tolist() for c in (self.as_of_ms, self.probability, self.score)
+        )
+        fit, engagement, value = (
+            c.tolist() for c in (self.fit, self.engagement, self.expected_value_pln)
+        )
+        days, p30, p90 = (
+            c.tolist()
+            for c in (self.expected_days_to_contract, self.p_contract_30d, self.p_contract_90d)
+        )
         return [
             {
                 "lead_id": self.lead_ids[i],
-                "as_of": datetime.fromtimestamp(self.as_of_ms[i] / 1000, UTC),
-                "probability": float(self.probability[i]),
-                "score": float(self.score[i]),
+                "as_of": datetime.fromtimestamp(as_of[i] / 1000, UTC),
+                "probability": probability[i],
+                "score": score[i],
                 "tier": self.tier[i],
                 "route": self.route[i],
                 "route_reason": self.route_reason[i],
-                "fit": float(self.fit[i]),
-                "engagement": float(self.engagement[i]),
+                "fit": fit[i],
+                "engagement": engagement[i],
                 "reasons": self.reasons[i],
                 "velocity": {
-                    "expected_days_to_contract": float(self.expected_days_to_contract[i]),
-                    "p_contract_30d": float(self.p_contract_30d[i]),
-                    "p_contract_90d": float(self.p_contract_90d[i]),
+                    "expected_days_to_contract": days[i],
+                    "p_contract_30d": p30[i],
+                    "p_contract_90d": p90[i],
                 },
-                "expected_value_pln": float(self.expected_value_pln[i]),
+                "expected_value_pln": value[i],
                 "model": self.model,
                 "notes": [note.text for note in self.notes[i]],
             }

@@ -1,14 +1,16 @@
 """The BentoML service: POST /score and /score_batch; /readyz names the models it serves.
 
 Started by `leadscore serve` (serving/launch.py), which resolves the configs and passes them as
-the service's arguments: BentoML needs the worker count when this class is decorated, so the
-settings are read from those arguments at import — never from files or the environment.
-Each worker process loads the champion pair and keeps it current (serving/reload.py).
+the service's arguments: BentoML needs the worker count and the limits when this class is
+decorated, so the settings are read from those arguments at import — never from files or the
+environment. Each worker process loads the champion pair and keeps it current
+(serving/reload.py).
 
 Bad input never costs a traceback: the guard middleware refuses what needs no parsing
-(serving/guard.py); a body that does not validate reaches the endpoint as a `Rejected`
-(pydantic's error, turned into serving/errors.py's 400), because BentoML would log every
-ValidationError it sees as a server error.
+(serving/guard.py); msgspec decodes the body into the Structs of serving/schemas.py, and a
+body that does not decode reaches the endpoint as a `Rejected` (serving/decode.py), because
+BentoML would log every exception it sees as a server error. The same Structs are the
+endpoints' schemas in /docs.json (serving/openapi.py).
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from typing import Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException
-from pydantic import ValidationError
 from starlette.responses import Response
 
-from serving.config import ServiceSettings
-from serving.errors import InvalidRequest, Rejected, from_validation, rejected
+from serving.config import ServeConfig, ServiceSettings
+from serving.decode import Decoder
+from serving.errors import InvalidRequest, Rejected, rejected
 from serving.guard import Guard
 from serving.intake import to_records
 from serving.metrics import ServiceMetrics
+from serving.openapi import documented
 from serving.reload import ModelHolder
 from serving.routing import CapacityLedger, apply_capacity
 from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
@@ -41,28 +44,18 @@ from training import registry
 
 SETTINGS = bentoml.use_arguments(ServiceSettings)
 BATCH_FIELD = "leads"
+MAX_EVENTS = SETTINGS.serve.max_events_per_request
+BatchIn = batch_in(SETTINGS.serve.max_batch_leads, MAX_EVENTS)
 
 
-class ScoreRequest(LeadIn):
-    """LeadIn whose validation failure is a value (`Rejected`) instead of an exception."""
-
-    @classmethod
-    def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            return from_validation(exc)
-
-
-class BatchRequest(batch_in(SETTINGS.serve.max_batch_leads)):
-    """BatchIn (with the configured limit) whose validation failure is a `Rejected`."""
-
-    @classmethod
-    def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            return from_validation(exc)
+def limits_note(serve: ServeConfig) -> str:
+    """The limits a caller meets besides the schema's own, for the request's description."""
+    return (
+        f"Limits: a body of at most {serve.max_body_bytes:,} bytes (413 past it); at most "
+        f"{serve.max_events_per_request:,} events in all (400); a worker reads and scores "
+        f"{serve.max_concurrency} requests at once and lets {serve.max_waiting} more wait "
+        "(429 past that). Bad input is a 400 naming the field."
+    )
 
 
 @bentoml.service(
@@ -84,11 +77,17 @@ class LeadScoring:
         self.metrics = ServiceMetrics()
         capacity = SETTINGS.routing.capacity
         self.ledger = (
-            CapacityLedger(Path(SETTINGS.serve.capacity_ledger), capacity.leads_per_day)
+            CapacityLedger(
+                Path(SETTINGS.serve.capacity_ledger), capacity.leads_per_day, capacity.window_days
+            )
             if capacity
             else None
         )
-        self.models = ModelHolder(SETTINGS.serve.reload_seconds, on_check=self.metrics.checked)
+        self.models = ModelHolder(
+            SETTINGS.serve.reload_seconds,
+            SETTINGS.serve.registry_timeout_seconds,
+            on_check=self.metrics.checked,
+        )
         self.models.start()
         gc.freeze()  # imports and models are long-lived: keep them out of every collection
 
@@ -98,8 +97,12 @@ class LeadScoring:
         if self.ledger is not None:
             self.ledger.close()
 
-    @bentoml.api(route="/score")
-    async def score(self, lead: ScoreRequest, /) -> ScoreOut:
+    @bentoml.api(
+        route="/score",
+        input_spec=documented(LeadIn, limits_note(SETTINGS.serve), Decoder(LeadIn, MAX_EVENTS)),
+        output_spec=documented(ScoreOut),
+    )
+    async def score(self, lead: LeadIn | Rejected, /) -> Response:
         """Score one lead; the body is the lead itself. Answers probability, score, tier,
         route and the rule that chose it, fit and engagement, the top reasons up and down
         (exact TreeSHAP), velocity and expected value. Refusals are 4xx with
@@ -112,8 +115,16 @@ class LeadScoring:
         answers = self.answer("score", [lead], prefix="")
         return answers if isinstance(answers, Response) else _json(answers[0])
 
-    @bentoml.api(route="/score_batch")
-    async def score_batch(self, batch: BatchRequest, /) -> BatchOut:
+    @bentoml.api(
+        route="/score_batch",
+        input_spec=documented(
+            BatchIn,
+            limits_note(SETTINGS.serve),
+            Decoder(BatchIn, MAX_EVENTS, SETTINGS.serve.max_batch_leads),
+        ),
+        output_spec=documented(BatchOut),
+    )
+    async def score_batch(self, batch: BatchIn | Rejected, /) -> Response:
         """Score `{"leads": [...]}` (up to the configured limit) in one pass through each
         model; `leads` of the answer are /score's answers, in the same order.
         """
@@ -133,8 +144,9 @@ class LeadScoring:
             return self.refuse(
                 rejected(503, "not_ready", "models", "no champion models loaded yet: see /readyz")
             )
+        now = datetime.now(UTC)
         try:
-            records, as_of = to_records(leads, datetime.now(UTC), pair.conversion.spec, prefix)
+            records, as_of = to_records(leads, now, pair.conversion.spec, prefix)
         except InvalidRequest as exc:
             return self.refuse(Rejected(400, "invalid", exc.problems))
         threads = SETTINGS.serve.batch_threads if len(records) > 1 else 1
@@ -143,12 +155,12 @@ class LeadScoring:
         )
         if self.ledger is not None:
             routes, reasons = apply_capacity(
-                scores.lead_ids,
-                [moment.date() for moment in as_of],
+                list(zip(scores.lead_ids, [moment.date() for moment in as_of], strict=True)),
                 scores.probability,
                 scores.route,
                 scores.route_reason,
                 self.ledger,
+                now.date(),
             )
             scores = replace(scores, route=routes, route_reason=reasons)
         seconds = time.perf_counter() - started
@@ -161,7 +173,7 @@ class LeadScoring:
 
 
 def _json(payload: dict[str, Any]) -> Response:
-    """The answer's bytes; the endpoints' annotations (ScoreOut, BatchOut) are its schema."""
+    """The answer's bytes; the endpoints' output specs (ScoreOut, BatchOut) are its schema."""
     return Response(answer_json(payload), media_type="application/json")
 
 
@@ -182,7 +194,7 @@ def _count_refusal(refusal: Rejected) -> None:
 LeadScoring.add_asgi_middleware(
     Guard,
     api_paths=("/score", "/score_batch"),
-    max_body_bytes=SETTINGS.serve.max_body_bytes,
+    limits=SETTINGS.serve,
     readiness=_readiness,
     on_refusal=_count_refusal,
 )

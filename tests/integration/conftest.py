@@ -41,7 +41,14 @@ def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         token=TOKEN,
         # One worker: /metrics then counts every request of the tests (with two, a scrape can
         # miss a count still on its way from the other worker).
-        serve={"max_body_bytes": 2 * 2**20, "max_batch_leads": 100, "workers": 1},
+        serve={
+            "max_body_bytes": 2 * 2**20,
+            "max_batch_leads": 100,
+            "max_events_per_request": 12_000,
+            "max_concurrency": 2,
+            "max_waiting": 3,
+            "workers": 1,
+        },
         routing={"capacity": {"reps": 100, "leads_per_rep_per_day": 1000}},
     )
     yield running

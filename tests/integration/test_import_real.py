@@ -114,7 +114,7 @@ def test_x_education_without_leaky_columns(
     promote_and_score(out, tmp_path, "2020-01-01T12:00:00Z")
     capsys.readouterr()
     # Without contract dates there is no velocity model: rescoring says why, in one line.
-    assert main(["rescore", "--data", str(out), "--out", str(tmp_path / "r.parquet")]) == 1
+    assert main(["rescore", "--data", str(out), "--out", str(tmp_path / "rescored")]) == 1
     err = capsys.readouterr().err
     assert "no deal-velocity@champion: training could not fit a velocity model" in err
     assert "Traceback" not in err
@@ -188,9 +188,9 @@ def test_crm_opportunities_with_velocity_and_open_deals(
     assert metrics["velocity_c_index"] > 0.5  # open deals censored
     assert metrics["backtest_roc_auc"] > 0.6 and np.isfinite(metrics["backtest_ece"])
     promote_and_score(out, tmp_path, "2017-12-31")
-    scores = tmp_path / "scores.parquet"
+    scores = tmp_path / "scores"
     rescore = ["rescore", "--data", str(out), "--out", str(scores), "--pool", "open"]
     assert main([*rescore, "--as-of", "2018-01-01"]) == 0
-    scored = pl.read_parquet(scores)
+    scored = pl.read_parquet(scores / "scores.parquet")
     assert scored.height == 1_589 + 500  # every open deal, Prospecting ones included
     capsys.readouterr()

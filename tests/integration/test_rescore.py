@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import shutil
 import signal
@@ -30,48 +32,63 @@ def _run(store: Store, data_dir: Path, out: Path, *extra: str) -> subprocess.Pop
     )
 
 
-def test_killed_run_leaves_no_output_and_rerun_is_complete_and_identical(
-    store: Store, sim_dir: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "scores.parquet"
-    # The scores go to a temporary file first; make it a pipe, so the run is caught writing:
-    # once its first bytes arrive, every score is computed and the file is half written.
-    partial = tmp_path / ".scores.parquet.partial"
-    os.mkfifo(partial)
-    doomed = _run(store, sim_dir, out)
-    reader = os.open(partial, os.O_RDONLY | os.O_NONBLOCK)
+def _killed_while_writing(store: Store, data_dir: Path, out: Path, name: str, first: bytes) -> None:
+    """Run rescore with a pipe where it writes `name`, and kill it once the first bytes come:
+    the run is caught in the middle of publishing."""
+    pipe = out.parent / f".{out.name}.partial" / name
+    pipe.parent.mkdir(exist_ok=True)
+    os.mkfifo(pipe)
+    doomed = _run(store, data_dir, out)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
     deadline = time.monotonic() + 300
-    first = b""
-    while not first and time.monotonic() < deadline and doomed.poll() is None:
+    seen = b""
+    while not seen and time.monotonic() < deadline and doomed.poll() is None:
         with contextlib.suppress(BlockingIOError):  # nothing written yet
-            first = os.read(reader, 4)
+            seen = os.read(reader, len(first))
         time.sleep(0.05)
-    assert first == b"PAR1", "the run never started writing its scores"
+    assert seen == first, f"the run never started writing {name}"
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait()
     os.close(reader)
-    assert not out.exists()
-    assert not out.with_name("scores.summary.json").exists()
-    partial.unlink()
+    pipe.unlink()
+
+
+def _pair(out: Path) -> tuple[bytes, bytes]:
+    return (out / "scores.parquet").read_bytes(), (out / "summary.json").read_bytes()
+
+
+def test_a_run_killed_while_publishing_leaves_the_previous_pair_whole(
+    store: Store, sim_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rescored"
+    _killed_while_writing(store, sim_dir, out, "scores.parquet", b"PAR1")
+    assert not out.exists()  # nothing published yet: no output at all
 
     first = _run(store, sim_dir, out)
     assert first.wait(timeout=600) == 0, first.stderr.read().decode()
-    again_out = tmp_path / "again.parquet"
-    second = _run(store, sim_dir, again_out)
-    assert second.wait(timeout=600) == 0, second.stderr.read().decode()
-    frame, again = pl.read_parquet(out), pl.read_parquet(again_out)
+    published = _pair(out)
+    for name, start in (("scores.parquet", b"PAR1"), ("summary.json", b"{")):
+        _killed_while_writing(store, sim_dir, out, name, start)
+        assert _pair(out) == published, f"killed while writing {name}"
+
+    again = _run(store, sim_dir, out)
+    assert again.wait(timeout=600) == 0, again.stderr.read().decode()
+    frame = pl.read_parquet(out / "scores.parquet")
     assert frame.height > 1000 and frame["lead_id"].n_unique() == frame.height
-    assert frame.equals(again)
-    assert out.with_name("scores.summary.json").exists()
+    assert frame.equals(pl.read_parquet(io.BytesIO(published[0])))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["leads"] == frame.height
+    # Only the published version is left beside the link.
+    assert {p.name for p in tmp_path.iterdir()} == {"rescored", out.resolve().name}
 
 
 def test_scores_equal_the_endpoint(
     store: Store, server: Server, data: LeadData, sim_dir: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "scores.parquet"
+    out = tmp_path / "scores"
     with using(store):
         assert main(["rescore", "--data", str(sim_dir), "--out", str(out), "--pool", "open"]) == 0
-    frame = pl.read_parquet(out)
+    frame = pl.read_parquet(out / "scores.parquet")
     sample = frame.sample(25, seed=3)
     with server.client() as client:
         for row in sample.iter_rows(named=True):
@@ -96,10 +113,10 @@ def test_scores_equal_the_endpoint(
 def test_previous_marks_exactly_the_leads_that_moved_to_sales(
     store: Store, sim_dir: Path, tmp_path: Path
 ) -> None:
-    now = tmp_path / "now.parquet"
+    now = tmp_path / "now"
     with using(store):
         assert main(["rescore", "--data", str(sim_dir), "--out", str(now), "--pool", "all"]) == 0
-    current = pl.read_parquet(now)
+    current = pl.read_parquet(now / "scores.parquet")
     # Yesterday's file: flip some routes so that we know which leads moved, and which did not.
     flipped = current.with_columns(
         route=pl.when(pl.int_range(pl.len()) % 3 == 0)
@@ -108,7 +125,7 @@ def test_previous_marks_exactly_the_leads_that_moved_to_sales(
     )
     before = tmp_path / "before.parquet"
     flipped.write_parquet(before)
-    again = tmp_path / "again.parquet"
+    again = tmp_path / "again"
     with using(store):
         assert (
             main(
@@ -126,7 +143,7 @@ def test_previous_marks_exactly_the_leads_that_moved_to_sales(
             )
             == 0
         )
-    result = pl.read_parquet(again).join(
+    result = pl.read_parquet(again / "scores.parquet").join(
         flipped.select("lead_id", "route"), on="lead_id", suffix="_before"
     )
     expected = (result["route_before"] == "nurturing") & (result["route"] == "active_sales")
@@ -143,7 +160,7 @@ def test_bad_data_is_refused_with_the_validate_message(
     leads = pl.read_parquet(broken / "leads.parquet")
     leads = leads.with_columns(pl.col("lead_id").cast(pl.String))
     pl.concat([leads, leads.head(4)]).write_parquet(broken / "leads.parquet")
-    out = tmp_path / "scores.parquet"
+    out = tmp_path / "scores"
     with using(store):
         assert main(["rescore", "--data", str(broken), "--out", str(out)]) == 1
         assert (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ from harness import (
 
 from features.tables import LeadData
 from leadscore.settings import default_config, load_config
-from serving.config import EconomicsConfig, RoutingConfig
+from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
+from serving.decode import Decoder
 from serving.example import EXAMPLE_LEAD
 from serving.intake import to_records
-from serving.schemas import LeadIn, ScoreOut
+from serving.routing import CapacityLedger, apply_capacity
+from serving.schemas import LeadIn, answer_json
 from serving.scorer import ModelPair, score_records
 
 LEADS = 40
@@ -41,16 +44,37 @@ def payloads(data: LeadData) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def expected(store: Store, server: Server, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the in-process scorer answers for the same leads, as JSON."""
+def expected(
+    store: Store,
+    server: Server,
+    payloads: list[dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[dict[str, Any]]:
+    """What the in-process scorer answers for the same leads, as JSON, routed by the server's
+    rules (their as_of days all lie outside the capacity window: no place is claimed)."""
     with using(store):
         pair = ModelPair.load(1, 1)
     routing = load_config(server.log.parent / "routing.yaml", RoutingConfig)
+    serve = load_config(server.log.parent / "serve.yaml", ServeConfig)
     economics = load_config(default_config("economics"), EconomicsConfig)
-    leads = [LeadIn.model_validate_json(json.dumps(p)) for p in payloads]
-    records, as_of = to_records(leads, datetime.now(UTC), pair.conversion.spec)
+    decode = Decoder(LeadIn, serve.max_events_per_request)
+    leads = [decode(json.dumps(p).encode()) for p in payloads]
+    now = datetime.now(UTC)
+    spec = pair.conversion.spec
+    records, as_of = to_records(leads, now, spec)
     scores = score_records(pair, records, as_of, routing, economics)
-    return [ScoreOut.model_validate(d).model_dump(mode="json") for d in scores.to_dicts()]
+    assert routing.capacity is not None
+    ledger = CapacityLedger(
+        tmp_path_factory.mktemp("ledger") / "places.sqlite",
+        routing.capacity.leads_per_day,
+        routing.capacity.window_days,
+    )
+    days = [(lead.lead_id, moment.date()) for lead, moment in zip(leads, as_of, strict=True)]
+    route, reason = apply_capacity(
+        days, scores.probability, scores.route, scores.route_reason, ledger, now.date()
+    )
+    answers = replace(scores, route=route, route_reason=reason).to_dicts()
+    return [json.loads(answer_json(answer)) for answer in answers]
 
 
 def test_score_answers_exactly_what_the_in_process_scorer_answers(
@@ -62,6 +86,7 @@ def test_score_answers_exactly_what_the_in_process_scorer_answers(
     assert [a.json() for a in answers] == expected
     assert {a["tier"] for a in expected} >= {"C", "D"}  # the sample spans tiers
     assert any(a["notes"] for a in expected)  # and has events after as_of
+    assert any("no capacity place claimed" in a["route_reason"] for a in expected)
 
 
 def test_score_batch_answers_the_same_in_the_same_order(
@@ -88,6 +113,7 @@ def test_readyz_names_the_served_versions_and_health_stays_open(server: Server) 
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True and body["registry"] == "ok" and body["stale_since"] is None
+    assert "last_error" not in body
     assert body["models"]["conversion"] == {"name": "lead-conversion", "version": 1}
     assert body["models"]["velocity"] == {"name": "deal-velocity", "version": 1}
     for path in ("/livez", "/metrics", "/docs.json", "/"):
@@ -278,7 +304,7 @@ def test_the_docs_carry_the_example_request(server: Server) -> None:
     request = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
     assert request["schema"]["example"] == EXAMPLE_LEAD
     assert "/score_batch" in spec["paths"]
-    assert "ScoreOut" in spec["components"]["schemas"]
+    assert {"ScoreOut", "LeadIn", "EventIn", "BatchIn"} <= set(spec["components"]["schemas"])
 
 
 def test_without_a_champion_serve_exits_with_one_clear_line(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ ROUTING = RoutingConfig.model_validate(
     }
 )
 DAY = date(2026, 11, 28)
+NEXT = date(2026, 11, 29)
 
 
 def test_the_shipped_configs_load() -> None:
@@ -74,32 +75,49 @@ def test_economics_value_of_an_sql() -> None:
 
 
 def test_capacity_gives_places_until_the_day_is_full_and_keeps_them(tmp_path: Path) -> None:
-    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=2)
-    assert ledger.claim([(DAY, "a"), (DAY, "b"), (DAY, "c")]) == [True, True, False]
-    assert ledger.claim([(DAY, "b"), (DAY, "d")]) == [True, False]  # b keeps its place; d waits
-    assert ledger.claim([(date(2026, 11, 29), "d")]) == [True]  # a new day, new places
+    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=2, window_days=1)
+    assert ledger.claim([(DAY, "a"), (DAY, "b"), (DAY, "c")], DAY) == [True, True, False]
+    assert ledger.claim([(DAY, "b"), (DAY, "d")], DAY) == [True, False]  # b keeps its place
+    assert ledger.claim([(NEXT, "d")], DAY) == [True]  # a new day, new places
     # One request over two days: each day keeps its own count.
-    mixed = [(DAY, "x"), (date(2026, 11, 29), "e"), (date(2026, 11, 29), "f"), (DAY, "a")]
-    assert ledger.claim(mixed) == [False, True, False, True]
+    mixed = [(DAY, "x"), (NEXT, "e"), (NEXT, "f"), (DAY, "a")]
+    assert ledger.claim(mixed, DAY) == [False, True, False, True]
 
 
 def test_workers_sharing_the_ledger_file_share_the_count(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    first, second = CapacityLedger(path, 3), CapacityLedger(path, 3)
-    assert first.claim([(DAY, "a"), (DAY, "b")]) == [True, True]
-    assert second.claim([(DAY, "c"), (DAY, "d"), (DAY, "a")]) == [True, False, True]
+    first, second = CapacityLedger(path, 3, 1), CapacityLedger(path, 3, 1)
+    assert first.claim([(DAY, "a"), (DAY, "b")], DAY) == [True, True]
+    assert second.claim([(DAY, "c"), (DAY, "d"), (DAY, "a")], DAY) == [True, False, True]
 
 
 def test_capacity_serves_the_likeliest_leads_of_a_batch_first(tmp_path: Path) -> None:
-    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=1)
+    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=1, window_days=1)
     routes, reasons = apply_capacity(
-        ["low", "high", "cold"],
-        [DAY] * 3,
+        [("low", DAY), ("high", DAY), ("cold", DAY)],
         np.array([0.3, 0.9, 0.01]),
         ["active_sales", "active_sales", "nurturing"],
         ["tier B", "tier A", "tier D"],
         ledger,
+        DAY,
     )
     assert routes == ["nurturing", "active_sales", "nurturing"]
     assert reasons[0] == "capacity: all 1 active-sales places of 2026-11-28 are taken"
     assert reasons[1:] == ["tier A", "tier D"]
+
+
+def test_days_outside_the_window_neither_take_nor_free_todays_places(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    ledger = CapacityLedger(path, leads_per_day=1, window_days=1)
+    assert ledger.claim([(DAY, "a")], DAY) == [True]
+    far = [("b", date(2099, 12, 31)), ("c", date(2026, 1, 1))]
+    routes, reasons = apply_capacity(
+        far, np.array([0.9, 0.8]), ["active_sales"] * 2, ["tier A"] * 2, ledger, DAY
+    )
+    assert routes == ["active_sales"] * 2  # the tier's route; no place taken
+    assert "as_of 2099-12-31 is not within 1 days of today (2026-11-28)" in reasons[0]
+    assert ledger.claim([(DAY, "d")], DAY) == [False]  # today is still full
+    again = CapacityLedger(path, leads_per_day=1, window_days=1)  # a fresh worker: same count
+    assert again.claim([(DAY, "d"), (DAY, "a")], DAY) == [False, True]
+    with pytest.raises(ValueError, match="outside the capacity window"):
+        ledger.claim([(date(2099, 12, 31), "e")], DAY)

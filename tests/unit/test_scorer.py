@@ -11,20 +11,29 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import lightgbm as lgb
+import msgspec
 import numpy as np
 import polars as pl
 import pytest
-from pydantic import ValidationError
 
 from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.vectors import LeadRecord, record_features, to_matrix
 from serving.config import EconomicsConfig, RoutingConfig
-from serving.errors import InvalidRequest, field_path, from_validation
+from serving.decode import PRECOUNT_BYTES, Decoder
+from serving.errors import InvalidRequest, Rejected, field_path
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
 from serving.explain import split_scores
 from serving.intake import CLOCK_SKEW, to_records
-from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
+from serving.schemas import (
+    MAX_ATTRIBUTES_BYTES,
+    BatchIn,
+    BatchOut,
+    LeadIn,
+    ScoreOut,
+    answer_json,
+    batch_in,
+)
 from serving.scorer import ModelPair, Scores, score_records
 from training.models import Calibrator, ConversionModel, VelocityModel
 
@@ -183,7 +192,7 @@ def test_velocity_and_value_follow_their_definitions(pair: ModelPair) -> None:
         "velocity": {"name": "deal-velocity", "version": 4},
         "feature_spec": pair.conversion.spec.hash,
     }
-    ScoreOut.model_validate(answer)
+    msgspec.convert(answer, ScoreOut)
 
 
 def test_unusable_inputs_are_scored_and_noted_not_refused(pair: ModelPair) -> None:
@@ -209,31 +218,46 @@ def test_unusable_inputs_are_scored_and_noted_not_refused(pair: ModelPair) -> No
     assert _score(pair, [lead]).probability[0] == _score(pair, [on_time]).probability[0]
 
 
+MAX_EVENTS = 100
+
+
+def _decoded(**changes: object) -> LeadIn | Rejected:
+    return Decoder(LeadIn, MAX_EVENTS)(json.dumps(EXAMPLE_LEAD | changes).encode())
+
+
 def _request(**changes: object) -> LeadIn:
-    return LeadIn.model_validate_json(json.dumps(EXAMPLE_LEAD | changes))
+    lead = _decoded(**changes)
+    assert isinstance(lead, LeadIn), lead
+    return lead
+
+
+def _records(
+    leads: list[LeadIn], now: datetime, spec: FeatureSpec, prefix: str = ""
+) -> tuple[list[LeadRecord], list[datetime]]:
+    return to_records(leads, now, spec, prefix)
 
 
 def test_intake_defaults_as_of_to_now_and_refuses_leads_from_the_future(pair: ModelPair) -> None:
     spec = pair.conversion.spec
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
-    _, (as_of,) = to_records([_request(as_of=None)], now, spec)
+    _, (as_of,) = _records([_request(as_of=None)], now, spec)
     assert as_of == now
     ahead = now + CLOCK_SKEW / 2  # a caller's clock a little fast: scored as of creation
-    _, (as_of,) = to_records([_request(as_of=None, created_at=ahead.isoformat())], now, spec)
+    _, (as_of,) = _records([_request(as_of=None, created_at=ahead.isoformat())], now, spec)
     assert as_of == ahead
     with pytest.raises(InvalidRequest) as caught:
-        to_records([_request(as_of="2026-10-01T00:00:00Z")], now, spec)
+        _records([_request(as_of="2026-10-01T00:00:00Z")], now, spec)
     assert [p.field for p in caught.value.problems] == ["created_at"]
     future = (now + 2 * CLOCK_SKEW).isoformat()
     with pytest.raises(InvalidRequest, match="created_at: is in the future"):
-        to_records([_request(as_of=None, created_at=future)], now, spec)
+        _records([_request(as_of=None, created_at=future)], now, spec)
 
 
 def test_intake_refuses_attributes_of_the_wrong_kind_naming_them(pair: ModelPair) -> None:
     spec = pair.conversion.spec
     bad = _request(attributes={"company_size": "35", "country": True})
     with pytest.raises(InvalidRequest) as caught:
-        to_records([_request(), bad], T0, spec, prefix="leads")
+        _records([_request(), bad], T0, spec, prefix="leads")
     assert [p.field for p in caught.value.problems] == [
         "leads[1].attributes.company_size",
         "leads[1].attributes.country",
@@ -247,9 +271,11 @@ def test_intake_refuses_attributes_of_the_wrong_kind_naming_them(pair: ModelPair
         ({"extra": 1}, "extra"),
         ({"created_at": "2026-10-02"}, "created_at"),
         ({"created_at": 1_780_000_000}, "created_at"),
-        ({"created_at": "1999-12-31T23:00:00Z"}, "created_at"),
-        ({"created_at": "0001-01-01T00:00:00+00:01"}, "created_at"),  # overflows if converted
         ({"attributes": {"company_size": [1]}}, "attributes.company_size"),
+        ({"attributes": {"company_size": 10**309}}, "attributes.company_size"),
+        ({"attributes": {"x" * 65: 1}}, "attributes"),
+        ({"attributes": {"note": "x" * 257}}, "attributes.note"),
+        ({"attributes": {f"a{i}": i for i in range(201)}}, "attributes"),
         ({"events": [{"ts": "2026-10-02T09:20:00Z"}]}, "events[0].event_type"),
         ({"events": [{"ts": "2026-10-02T09:20:00Z", "event_type": "x", "at": 1}]}, "events[0].at"),
         (
@@ -259,9 +285,86 @@ def test_intake_refuses_attributes_of_the_wrong_kind_naming_them(pair: ModelPair
     ],
 )
 def test_schema_refuses_wrong_fields_by_name(changes: dict[str, object], field: str) -> None:
-    with pytest.raises(ValidationError) as caught:
-        _request(**changes)
-    assert field in [p.field for p in from_validation(caught.value).problems]
+    refused = _decoded(**changes)
+    assert isinstance(refused, Rejected) and refused.status == 400
+    assert field in [p.field for p in refused.problems]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"created_at": "1999-12-31T23:00:00Z"}, "created_at"),
+        ({"created_at": "0001-01-01T00:00:00+00:01"}, "created_at"),  # overflows if converted
+        ({"created_at": "2000-01-01T00:30:00+01:00"}, "created_at"),  # 1999 in UTC
+        ({"as_of": "9999-12-31T23:59:59-23:59"}, "as_of"),
+        ({"as_of": "2099-12-31T23:00:00-02:00"}, "as_of"),  # 2100 in UTC
+        ({"events": [{"ts": "2100-01-01T00:00:00Z", "event_type": "x"}]}, "events[0].ts"),
+        ({"events": [{"ts": "1999-12-31T23:59:59", "event_type": "x"}]}, "events[0].ts"),
+    ],
+)
+def test_intake_refuses_moments_out_of_range_by_name(
+    pair: ModelPair, changes: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _records([_request(**changes)], T0, pair.conversion.spec)
+    assert [p.field for p in caught.value.problems] == [field]
+
+
+def test_moments_at_the_edges_of_the_range_and_odd_offsets_are_scored(pair: ModelPair) -> None:
+    lead = _request(
+        created_at="1999-12-31T23:00:00-02:00",  # 2000-01-01T01:00Z
+        as_of="2100-01-01T10:00:00+14:00",  # 2099-12-31T20:00Z
+        events=[
+            {"ts": "2099-12-31T23:59:59Z", "event_type": "x"},
+            {"ts": "2030-06-01T00:00:00-23:59", "event_type": "x"},
+        ],
+    )
+    (record,), (as_of,) = _records([lead], T0, pair.conversion.spec)
+    assert record.created_at == datetime(2000, 1, 1, 1, tzinfo=UTC)
+    assert as_of == datetime(2099, 12, 31, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("padding", [0, PRECOUNT_BYTES], ids=["counted after", "counted first"])
+def test_a_request_over_a_count_limit_is_refused_naming_the_leads(padding: int) -> None:
+    event = {"ts": "2026-10-02T09:20:00Z", "event_type": "x"}
+    decode = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)
+
+    def body(*counts: int) -> bytes:
+        leads = [EXAMPLE_LEAD | {"events": [event] * n} for n in counts]
+        return json.dumps({"leads": leads}).encode() + b" " * padding
+
+    refused = decode(body(60, 41))
+    assert isinstance(refused, Rejected), refused
+    assert refused.message == "leads: hold 101 events in all, over the limit of 100"
+    accepted = decode(body(60, 40))
+    assert [len(lead.events) for lead in accepted.leads] == [60, 40]  # at the limit
+    refused = decode(body(1, 1, 1, 1))
+    assert isinstance(refused, Rejected) and refused.problems[0].field == "leads"
+
+
+@pytest.mark.parametrize("padding", [0, PRECOUNT_BYTES], ids=["small", "looked over first"])
+def test_deep_nesting_is_refused_naming_where_it_is(padding: int) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    lead = json.dumps(EXAMPLE_LEAD | {"attributes": {"x": "DEEP"}}).encode()
+    body = b'{"leads":[' + lead.replace(b'"DEEP"', deep) + b"]}" + b" " * padding
+    refused = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)(body)
+    assert isinstance(refused, Rejected), refused
+    assert refused.problems[0].field in ("leads[0].attributes", "leads[0].attributes.x")
+    assert "got array" in refused.message
+
+
+def test_an_attributes_object_over_its_byte_limit_is_refused_before_decoding() -> None:
+    lead = json.dumps(EXAMPLE_LEAD | {"attributes": {"country": "PL"}}).encode()
+    at = lead.replace(b'"PL"}', b'"PL"' + b" " * (MAX_ATTRIBUTES_BYTES - 17) + b"}")
+    past = lead.replace(b'"PL"}', b'"PL"' + b" " * (MAX_ATTRIBUTES_BYTES - 16) + b"}")
+    decode = Decoder(batch_in(3, MAX_EVENTS), MAX_EVENTS, 3)
+    assert isinstance(decode(b'{"leads":[' + at + b"]}"), BatchIn)
+    refused = decode(b'{"leads":[' + past + b"]}")
+    assert isinstance(refused, Rejected), refused
+    assert refused.message == (
+        f"leads[0].attributes: is {MAX_ATTRIBUTES_BYTES + 1:,} bytes of JSON, over the limit "
+        f"of {MAX_ATTRIBUTES_BYTES:,}"
+    )
 
 
 def test_naive_timestamps_are_utc_and_offsets_are_kept_exact(pair: ModelPair) -> None:
@@ -270,27 +373,36 @@ def test_naive_timestamps_are_utc_and_offsets_are_kept_exact(pair: ModelPair) ->
         as_of="2026-11-01T02:00:00+02:00",
         events=[{"ts": "2026-10-03T10:00:00", "event_type": "page_view"}],
     )
-    (record,), (as_of,) = to_records([lead], T0, pair.conversion.spec)
+    (record,), (as_of,) = _records([lead], T0, pair.conversion.spec)
     assert record.created_at == datetime(2026, 10, 2, 9, 15, tzinfo=UTC)
-    assert record.events[0][0] == datetime(2026, 10, 3, 10, tzinfo=UTC)
     assert as_of == datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+    # The naive event time is UTC to the features as it is to intake.
+    same = _request(
+        created_at="2026-10-02T09:15:00Z",
+        as_of="2026-11-01T00:00:00Z",
+        events=[{"ts": "2026-10-03T10:00:00Z", "event_type": "page_view"}],
+    )
+    (aware,), _ = _records([same], T0, pair.conversion.spec)
+    spec = pair.conversion.spec
+    naive_row = record_features(spec, [record], [as_of]).behaviour
+    np.testing.assert_array_equal(naive_row, record_features(spec, [aware], [as_of]).behaviour)
 
 
-def test_the_batch_limit_is_part_of_the_schema() -> None:
-    model = batch_in(2)
-    assert model.model_json_schema()["properties"]["leads"]["maxItems"] == 2
-    with pytest.raises(ValidationError) as caught:
-        model.model_validate_json(json.dumps({"leads": [EXAMPLE_LEAD] * 3}))
-    assert from_validation(caught.value).problems[0].field == "leads"
+def test_the_batch_limits_are_part_of_the_schema() -> None:
+    model = batch_in(2, 50)
+    leads = msgspec.json.schema(model)["$defs"]["BatchIn"]["properties"]["leads"]
+    assert (leads["maxItems"], leads["x-max-events"]) == (2, 50)
+    refused = Decoder(model, 50)(json.dumps({"leads": [EXAMPLE_LEAD] * 3}).encode())
+    assert isinstance(refused, Rejected) and refused.problems[0].field == "leads"
 
 
 def test_field_paths_read_like_the_json() -> None:
-    assert field_path(("leads", 2, "events", 3, "ts")) == "leads[2].events[3].ts"
-    assert field_path(()) == "body"
+    assert field_path("$.leads[2].events[3].ts") == "leads[2].events[3].ts"
+    assert field_path("$") == ""
 
 
 def test_the_documented_answer_is_a_valid_answer() -> None:
-    assert ScoreOut.model_validate(EXAMPLE_ANSWER).model_dump(mode="json") == EXAMPLE_ANSWER
+    assert msgspec.to_builtins(msgspec.convert(EXAMPLE_ANSWER, ScoreOut)) == EXAMPLE_ANSWER
 
 
 def test_the_curl_example_sends_the_example_lead() -> None:
@@ -300,10 +412,18 @@ def test_the_curl_example_sends_the_example_lead() -> None:
     assert json.dumps(EXAMPLE_LEAD, separators=(",", ":")) in line
 
 
-def test_answers_are_written_as_the_response_models_write_them(pair: ModelPair) -> None:
+def test_answers_are_written_as_the_response_structs_write_them(pair: ModelPair) -> None:
     leads = [_lead(i) for i in range(6)]
     leads[0] = _lead(0, source="carrier_pigeon")  # with a note
     answers = _score(pair, leads).to_dicts()
     batch = {"leads": answers}
-    assert answer_json(batch) == BatchOut.model_validate(batch).model_dump_json().encode()
-    assert answer_json(answers[0]) == ScoreOut.model_validate(answers[0]).model_dump_json().encode()
+    assert answer_json(batch) == msgspec.json.encode(msgspec.convert(batch, BatchOut))
+    assert answer_json(answers[0]) == msgspec.json.encode(msgspec.convert(answers[0], ScoreOut))
+
+
+def test_notes_name_at_most_ten_inputs_of_a_kind(pair: ModelPair) -> None:
+    lead = _lead(1, attributes={f"extra_{i:03}": i for i in range(150)})
+    notes = _score(pair, [lead]).to_dicts()[0]["notes"]
+    named = [note for note in notes if note.startswith("attribute 'extra_")]
+    assert len(named) == 10 and named[0] == "attribute 'extra_000' is not a model feature: ignored"
+    assert "140 more attributes are not model features: ignored" in notes
