@@ -42,12 +42,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features import contract as c
+from features.config import FrozenConfig
 from features.errors import LeadscoreError
 from leadscore.simulate_events import (
     BehaviourConfig,
@@ -69,11 +70,7 @@ DAY_US = 86_400_000_000
 MAX_LEADS = 9_999_999  # lead ids are L + 7 digits
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Level(_Strict):
+class Level(FrozenConfig):
     """One value of a categorical attribute: its relative share and its effect on fit."""
 
     share: float = Field(gt=0)
@@ -81,7 +78,7 @@ class Level(_Strict):
     cycle: float = Field(default=1.0, gt=0)  # industries only: stretches the sales cycle
 
 
-class LeadsConfig(_Strict):
+class LeadsConfig(FrozenConfig):
     """Who the leads are; `effect`s add up to the log of the SQL hazard (the lead's fit)."""
 
     sources: dict[str, Level]
@@ -106,7 +103,7 @@ class LeadsConfig(_Strict):
         return sources
 
 
-class DealsConfig(_Strict):
+class DealsConfig(FrozenConfig):
     """Per-lead deal terms: who wins, how long deals take, what they are worth."""
 
     win_logit: float
@@ -118,7 +115,7 @@ class DealsConfig(_Strict):
     mrr_size_slope: float
 
 
-class Targets(_Strict):
+class Targets(FrozenConfig):
     """Figures the defaults reproduce; counts are at `leads` leads and scale with the lead count."""
 
     leads: int = Field(gt=0)
@@ -129,10 +126,9 @@ class Targets(_Strict):
     events: int = Field(gt=0)
 
 
-class SimulationConfig(BaseModel):
+class SimulationConfig(FrozenConfig):
     """configs/simulate.yaml: calibration targets and every generative parameter."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     start: date
     targets: Targets
     leads: LeadsConfig

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from features import contract as c
+from features.config import FrozenConfig
 
 STAGE_CODES = {stage: code for code, stage in enumerate(c.STAGE_VALUES)}
 EVENT_CODES = {event: code for code, event in enumerate(c.KNOWN_EVENT_TYPES)}
@@ -37,10 +38,8 @@ def _known_events(rates: dict[str, float]) -> dict[str, float]:
     return rates
 
 
-class ReadinessConfig(BaseModel):
+class ReadinessConfig(FrozenConfig):
     """The SQL hazard: low at base, high while a buying need lasts, 0 after unsubscribing."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     hazard_base: float = Field(gt=0)  # per day at fit 0
     need_logit: float  # log-odds of a buying need at fit 0
@@ -56,10 +55,8 @@ class ReadinessConfig(BaseModel):
     unsubscribe_fit_slope: float
 
 
-class FunnelConfig(BaseModel):
+class FunnelConfig(FrozenConfig):
     """Stage timing: when an idle MQL is parked, how a deal's length and value vary."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     nurture_after_days: _Span  # MQL -> NURTURE when no SQL came within this many days
     cycle_sigma: float = Field(ge=0)  # log-sd of one deal's length around the lead's median
@@ -67,10 +64,8 @@ class FunnelConfig(BaseModel):
     recycle_days: _Span  # LOST -> NURTURE after this many days
 
 
-class BehaviourConfig(BaseModel):
+class BehaviourConfig(FrozenConfig):
     """Event rates: background activity, intent that follows the hazard, deal activity."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     burst_days: float = Field(gt=0)  # background activity at creation decays with this scale
     burst_per_day: dict[str, float]  # background events a day at creation

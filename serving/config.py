@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from features.config import FrozenConfig
 
 Route = Literal["active_sales", "nurturing"]
 ACTIVE_SALES: Route = "active_sales"
 NURTURING: Route = "nurturing"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TierRule(_Frozen):
+class TierRule(FrozenConfig):
     """A lead whose score reaches `min_score` (and no better tier's) gets `tier` and `route`."""
 
     tier: str = Field(min_length=1, max_length=8)
@@ -28,7 +26,7 @@ class TierRule(_Frozen):
     route: Route
 
 
-class CapacityConfig(_Frozen):
+class CapacityConfig(FrozenConfig):
     """At most reps × leads_per_rep_per_day different leads a day go to active sales.
 
     Only days within `window_days` of the server's own date count: a request about another
@@ -44,7 +42,7 @@ class CapacityConfig(_Frozen):
         return self.reps * self.leads_per_rep_per_day
 
 
-class RoutingConfig(_Frozen):
+class RoutingConfig(FrozenConfig):
     """Tiers from the best down, each with its route, and an optional daily capacity."""
 
     tiers: tuple[TierRule, ...] = Field(min_length=1)
@@ -63,7 +61,7 @@ class RoutingConfig(_Frozen):
         return self
 
 
-class EconomicsConfig(_Frozen):
+class EconomicsConfig(FrozenConfig):
     """What a sales-qualified lead is worth: P(contract | SQL) × MRR × months a customer stays."""
 
     mrr_pln: float = Field(gt=0, description="monthly recurring revenue of a contract, PLN")
@@ -75,7 +73,7 @@ class EconomicsConfig(_Frozen):
         return self.sql_to_contract_rate * self.mrr_pln * self.lifetime_months
 
 
-class ServeConfig(_Frozen):
+class ServeConfig(FrozenConfig):
     """The HTTP server: where it listens, how many workers, limits and the reload period."""
 
     host: str = "127.0.0.1"
@@ -106,7 +104,7 @@ class ServeConfig(_Frozen):
     )
 
 
-class ServiceSettings(_Frozen):
+class ServiceSettings(FrozenConfig):
     """Everything a worker needs besides the models; travels as BentoML's service arguments."""
 
     serve: ServeConfig

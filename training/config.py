@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from features.config import FrozenConfig
 
 
-class BacktestConfig(BaseModel):
+class BacktestConfig(FrozenConfig):
     """How a training run judges itself before it refits on everything.
 
     `time`: rolling origin. The newest `test_share` of the labelled snapshots (by snapshot
@@ -18,8 +20,6 @@ class BacktestConfig(BaseModel):
     the others.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     mode: Literal["time", "random"] = "time"
     folds: int = Field(3, ge=2, le=10)
     test_share: float = Field(
@@ -28,10 +28,8 @@ class BacktestConfig(BaseModel):
     seed: int = Field(0, description="random mode: the salt of the lead-id hash")
 
 
-class BoosterParams(BaseModel):
+class BoosterParams(FrozenConfig):
     """LightGBM parameters that `leadscore tune` searches; the rest are fixed in code."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(31, ge=2)
@@ -50,10 +48,8 @@ class BoosterParams(BaseModel):
     )
 
 
-class VelocityConfig(BaseModel):
+class VelocityConfig(FrozenConfig):
     """Discrete-time hazard of signing: periods of `period_days` up to the horizon."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     period_days: int = Field(15, ge=1)
     periods: int = Field(12, ge=1, description="horizon = periods × period_days")
@@ -73,15 +69,13 @@ class VelocityConfig(BaseModel):
         return self.periods * self.period_days
 
 
-class SufficiencyConfig(BaseModel):
+class SufficiencyConfig(FrozenConfig):
     """Below these counts a model would be noise: training refuses and says so.
 
     Counted in leads, not snapshots: one converted lead looked at weekly is still one lead.
     HubSpot asks for 100 conversions, Einstein for 120. Thin backtests are not refused; their
     intervals say how thin they are.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_converted_leads: int = Field(100, ge=1)
     min_fold_converted_leads: int = Field(
@@ -90,10 +84,8 @@ class SufficiencyConfig(BaseModel):
     min_contracts: int = Field(50, ge=1)
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(FrozenConfig):
     """Everything `leadscore train` needs besides the data."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = 0
     threads: int = Field(2, ge=1)

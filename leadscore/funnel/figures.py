@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from features import contract as c
+from features.config import FrozenConfig
 from features.tables import LeadData
 from leadscore.funnel.facts import COUNTS, NAN, Rate, known_at, lead_facts, wilson
 from leadscore.funnel.velocity import Nurture, Velocity, nurture, velocity
@@ -28,24 +29,20 @@ from serving.config import EconomicsConfig
 Row = dict[str, Any]
 
 
-class RoutingRule(BaseModel):
+class RoutingRule(FrozenConfig):
     """A one-line routing rule: rank leads by one point-in-time feature of the champion's spec.
 
     With `min_value` the rule is a yes/no flag (feature ≥ min_value first, ties in random
     order); with `min_value: null`, leads are ranked by the feature's value.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     name: str = Field(min_length=1)
     feature: str = Field(min_length=1, description="a feature name, e.g. pricing_view_count_7d")
     min_value: float | None = 1.0
 
 
-class FunnelConfig(BaseModel):
+class FunnelConfig(FrozenConfig):
     """configs/funnel.yaml: the margin target, how partners are ranked, the rules to beat."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     margin: float = Field(0.5, ge=0, lt=1, description="target margin; the rest may win a deal")
     ci_level: float = Field(0.95, gt=0, lt=1, description="Wilson interval confidence level")
