@@ -1,12 +1,15 @@
-"""Typed settings of training, evaluation and promotion (configs/train.yaml)."""
+"""Typed settings of training, evaluation and promotion (configs/train.yaml), and where the
+MLflow registry lives."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from features.config import FrozenConfig
+from features.config import FeatureConfig, FrozenConfig
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the embedded store, under ./mlruns
 
 
 class BacktestConfig(FrozenConfig):
@@ -98,9 +101,6 @@ class TrainConfig(FrozenConfig):
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     velocity: VelocityConfig = VelocityConfig()
     sufficiency: SufficiencyConfig = SufficiencyConfig()
-    capacity_per_day: int = Field(
-        300, ge=1, description="leads sales can take a day (100 reps × 3): recall@capacity"
-    )
     tuned_params: str | None = Field(
         "mlruns/tuned_conversion.yaml",
         description="written by `leadscore tune`; used instead of `conversion` when present",
@@ -111,3 +111,39 @@ class TrainConfig(FrozenConfig):
         description="a challenger whose backtest AUC trails the champion's by more is refused",
     )
     promotion_ece_tolerance: float = Field(0.005, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capacity_moved(cls, raw: object) -> object:
+        if isinstance(raw, dict) and "capacity_per_day" in raw:
+            raise ValueError(
+                "capacity_per_day moved to configs/routing.yaml (capacity: reps × "
+                "leads_per_rep_per_day), the one place sales capacity is set"
+            )
+        return raw
+
+
+class Procedure(FrozenConfig):
+    """How a model is trained: the feature and training configs and the booster parameters.
+
+    A training run records its procedure; promotion backtests two recorded procedures again
+    on the same folds to compare the models they made.
+    """
+
+    features: FeatureConfig
+    train: TrainConfig
+    params: BoosterParams
+    params_from: str = Field(
+        "configs", description="where `params` came from: the train config, or a tuned file"
+    )
+
+
+class RegistryConfig(FrozenConfig):
+    """Where runs and models live: an MLflow tracking URI, and where a new experiment keeps
+    its artifacts. Resolved once at the edge (leadscore/settings.py reads
+    MLFLOW_TRACKING_URI) and handed to the one gateway to MLflow, training/registry.py."""
+
+    tracking_uri: str = Field(DEFAULT_TRACKING_URI, min_length=1)
+    artifact_location: str | None = Field(
+        None, description="None: artifacts/ beside a SQLite store; the store's default otherwise"
+    )

@@ -15,7 +15,8 @@ from features.errors import LeadscoreError
 from features.tables import check_folder
 from leadscore.cli import main
 from leadscore.settings import default_config, load_config
-from leadscore.simulate import SimulationConfig, run_simulation
+from leadscore.simulator.config import SimulationConfig
+from leadscore.simulator.simulate import run_simulation
 
 CONFIG = load_config(default_config("simulate"), SimulationConfig)
 START = datetime(CONFIG.start.year, CONFIG.start.month, CONFIG.start.day, tzinfo=UTC)
