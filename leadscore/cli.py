@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        command.add(sub)
+        room = sub.add_parser(command.NAME, help=command.HELP, description=command.DESCRIPTION)
+        command.add_options(room)
+        room.set_defaults(handler=command.run)
     return parser
 
 

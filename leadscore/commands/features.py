@@ -7,19 +7,19 @@ import argparse
 from leadscore.commands import options
 from leadscore.settings import default_config, load_config
 
+NAME = "features"
+HELP = "write point-in-time feature vectors of the open leads at a moment"
+DESCRIPTION = (
+    "One row per lead created before --as-of that is not WON or LOST then, "
+    "lead_id first; only events strictly before --as-of are used."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "features",
-        help="write point-in-time feature vectors of the open leads at a moment",
-        description="One row per lead created before --as-of that is not WON or LOST then, "
-        "lead_id first; only events strictly before --as-of are used.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser)
     options.as_of_option(parser, default=None)
     parser.add_argument("--out", required=True, help="output file, .parquet or .csv")
     parser.add_argument("--config", default=default_config("features"), help="feature config")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

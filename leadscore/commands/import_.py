@@ -6,16 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+NAME = "import"
+HELP = "map a CRM export (x-education, bank-marketing, crm-opportunities) into a data folder"
+DESCRIPTION = (
+    "Read the export at SRC (its folder or main file) with the mapping "
+    "configs/importers/KIND.yaml (or --mapping FILE for your own export) and write a "
+    "validated data folder with the train/features configs it needs. Leaky columns are "
+    "dropped and listed with the reason; --keep-leaky keeps one, with a warning."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "import",
-        help="map a CRM export (x-education, bank-marketing, crm-opportunities) into a data folder",
-        description="Read the export at SRC (its folder or main file) with the mapping "
-        "configs/importers/KIND.yaml (or --mapping FILE for your own export) and write a "
-        "validated data folder with the train/features configs it needs. Leaky columns are "
-        "dropped and listed with the reason; --keep-leaky keeps one, with a warning.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "kind", metavar="KIND", help="x-education, bank-marketing, crm-opportunities"
     )
@@ -30,7 +31,6 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="keep these leaky columns as attributes (metrics become optimistic)",
     )
     parser.add_argument("--mapping", default=None, help="mapping file instead of KIND's")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

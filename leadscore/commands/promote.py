@@ -7,23 +7,23 @@ import argparse
 from leadscore.commands import options
 from leadscore.settings import default_config, load_config
 
+NAME = "promote"
+HELP = "backtest champion and challenger on the same data; promote if it holds up"
+DESCRIPTION = (
+    "Re-runs the backtests of both models' recorded training procedures on "
+    "the same folds of --data and moves champion to the challenger unless it loses to its "
+    "own logistic baseline beyond the noise, trails the champion's AUC by more than the "
+    "tolerance, or calibrates worse (ECE); the newer model wins ties. --force skips the "
+    "gate. The decision and both sets of metrics are recorded in MLflow."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "promote",
-        help="backtest champion and challenger on the same data; promote if it holds up",
-        description="Re-runs the backtests of both models' recorded training procedures on "
-        "the same folds of --data and moves champion to the challenger unless it loses to its "
-        "own logistic baseline beyond the noise, trails the champion's AUC by more than the "
-        "tolerance, or calibrates worse (ECE); the newer model wins ties. --force skips the "
-        "gate. The decision and both sets of metrics are recorded in MLflow.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser, help="data folder to backtest on")
     parser.add_argument(
         "--config", default=default_config("train"), help="training config (the tolerances)"
     )
     parser.add_argument("--force", action="store_true", help="promote whatever the metrics say")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

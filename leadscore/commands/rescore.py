@@ -7,17 +7,18 @@ from pathlib import Path
 
 from leadscore.commands import options
 
+NAME = "rescore"
+HELP = "rescore a pool of leads with the champion models; route the warm ones to sales"
+DESCRIPTION = (
+    "Features, both champion models and the routing policy for every lead of "
+    "the pool at --as-of (default: the data's end); reasons for the leads sent to active "
+    "sales. Publishes DIR/scores.parquet and DIR/summary.json together (a run killed at "
+    "any moment leaves the previous pair); with --previous, marks the leads that moved "
+    "from nurturing to active sales (recycled)."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "rescore",
-        help="rescore a pool of leads with the champion models; route the warm ones to sales",
-        description="Features, both champion models and the routing policy for every lead of "
-        "the pool at --as-of (default: the data's end); reasons for the leads sent to active "
-        "sales. Publishes DIR/scores.parquet and DIR/summary.json together (a run killed at "
-        "any moment leaves the previous pair); with --previous, marks the leads that moved "
-        "from nurturing to active sales (recycled).",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (a link)")
     options.as_of_option(parser, default="the data's end")
@@ -31,7 +32,6 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--previous", default=None, help="an earlier output folder (or scores file) to compare"
     )
     options.policy_options(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,10 +6,17 @@ import argparse
 
 from leadscore.commands import options
 
+NAME = "rollback"
+HELP = "move champion back to the previous champion"
+DESCRIPTION = (
+    "Points lead-conversion@champion back at lead-conversion@previous-champion and "
+    "deal-velocity@champion at the velocity model of that version's training run; the "
+    "version it leaves becomes previous-champion. Recorded in MLflow as a run named rollback."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("rollback", help="move champion back to the previous champion")
-    parser.set_defaults(handler=run)
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """No options."""
 
 
 def run(args: argparse.Namespace) -> int:

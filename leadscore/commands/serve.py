@@ -7,21 +7,21 @@ import argparse
 from leadscore.commands import options
 from leadscore.settings import default_config, load_config, registry_config, validated
 
+NAME = "serve"
+HELP = "serve the champion models over HTTP: POST /score and /score_batch"
+DESCRIPTION = (
+    "Start the BentoML scoring service on lead-conversion@champion and "
+    "deal-velocity@champion (reloaded when the aliases move). Prints a curl example; "
+    "docs at /, health at /livez and /readyz, Prometheus at /metrics. Set "
+    "LEADSCORE_API_TOKEN to require `Authorization: Bearer <token>` on the endpoints."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "serve",
-        help="serve the champion models over HTTP: POST /score and /score_batch",
-        description="Start the BentoML scoring service on lead-conversion@champion and "
-        "deal-velocity@champion (reloaded when the aliases move). Prints a curl example; "
-        "docs at /, health at /livez and /readyz, Prometheus at /metrics. Set "
-        "LEADSCORE_API_TOKEN to require `Authorization: Bearer <token>` on the endpoints.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default: the config's, 3000)")
     parser.add_argument("--host", default=None, help="address (default: the config's, 127.0.0.1)")
     parser.add_argument("--config", default=default_config("serve"), help="server settings")
     options.policy_options(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from leadscore.settings import default_config, load_config
 
+NAME = "simulate"
+HELP = "write a simulated funnel (leads, events, stages, truth) to a data folder"
+DESCRIPTION = (
+    "Simulate the sales funnel the product comes from: ~10,000 leads a month, "
+    "behaviour driven by a latent readiness to buy, MQL→SQL→WON/LOST stages, a large "
+    "nurture pool, and a `truth` table with each lead's true conversion probability."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "simulate",
-        help="write a simulated funnel (leads, events, stages, truth) to a data folder",
-        description="Simulate the sales funnel the product comes from: ~10,000 leads a month, "
-        "behaviour driven by a latent readiness to buy, MQL→SQL→WON/LOST stages, a large "
-        "nurture pool, and a `truth` table with each lead's true conversion probability.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="data folder to write (created if missing)")
     parser.add_argument("--months", type=int, default=24, help="months of leads (default 24)")
     parser.add_argument(
@@ -23,7 +24,6 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

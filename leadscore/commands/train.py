@@ -12,20 +12,21 @@ if TYPE_CHECKING:
     from training.evaluation import FoldLine
 
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "train",
-        help="train the conversion and deal-velocity models, log them to MLflow, register",
-        description="Validate the data, build snapshots, split by time, train LightGBM "
-        "conversion (calibrated) and velocity (discrete-time hazard) models, evaluate on "
-        "the newest cohort (recall at the routing config's sales capacity) and register both "
-        "as challenger (champion if first).",
-    )
+NAME = "train"
+HELP = "train the conversion and deal-velocity models, log them to MLflow, register"
+DESCRIPTION = (
+    "Validate the data, build snapshots, split by time, train LightGBM "
+    "conversion (calibrated) and velocity (discrete-time hazard) models, evaluate on "
+    "the newest cohort (recall at the routing config's sales capacity) and register both "
+    "as challenger (champion if first)."
+)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser)
     options.training_options(parser)
     options.policy_options(parser)
     parser.add_argument("--seed", type=int, default=None, help="override the config's seed")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,20 +6,20 @@ import argparse
 
 from leadscore.commands import options
 
+NAME = "tune"
+HELP = "Optuna search over the conversion booster's parameters"
+DESCRIPTION = (
+    "TPE with median pruning, judged on the backtests' pooled log loss; the "
+    "study is kept beside the tuned parameters (resumable), each trial is a nested MLflow "
+    "run, and the best parameters go to the train config's tuned_params file for the next "
+    "`train`."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "tune",
-        help="Optuna search over the conversion booster's parameters",
-        description="TPE with median pruning, judged on the backtests' pooled log loss; the "
-        "study is kept beside the tuned parameters (resumable), each trial is a nested MLflow "
-        "run, and the best parameters go to the train config's tuned_params file for the next "
-        "`train`.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser)
     options.training_options(parser)
     parser.add_argument("--trials", type=int, default=20, help="trials to run (default 20)")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

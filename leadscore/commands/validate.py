@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+NAME = "validate"
+HELP = "check a data folder against the lead-data contract"
+DESCRIPTION = (
+    "List every contract problem (table, column, rows, examples); exit 1 if "
+    "there are any, 0 when the folder is clean."
+)
 
-def add(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "validate",
-        help="check a data folder against the lead-data contract",
-        description="List every contract problem (table, column, rows, examples); exit 1 if "
-        "there are any, 0 when the folder is clean.",
-    )
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="data folder holding leads, events and stages")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
