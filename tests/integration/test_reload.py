@@ -18,7 +18,8 @@ from harness import TRAINING, Server, Store, sample_payloads, start_server
 
 from features.tables import LeadData
 from serving.example import EXAMPLE_LEAD
-from serving.reload import Champions, ModelHolder
+from serving.reload import ModelHolder
+from training.pair import Champions
 from training.promote import promote
 
 READYZ_FIELDS = {
