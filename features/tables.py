@@ -95,17 +95,22 @@ def check_folder(folder: str | Path) -> tuple[list[str], LeadData | None]:
     if not folder.is_dir():
         return [f"{folder}: no such data folder"], None
     problems: list[str] = []
-    tables: dict[str, pl.DataFrame] = {}
-    for name in c.TABLES:
-        frame = _read(folder, name, problems)
-        if frame is not None:
-            tables[name] = _normalise(frame, c.TABLE_SPECS[name], problems)
-    if len(tables) == len(c.TABLES):
-        data = LeadData(tables[c.LEADS], tables[c.EVENTS], tables[c.STAGES])
-        problems.extend(_check_relations(data))
-        if not problems:
-            return [], data
-    return problems, None
+    frames = {name: _read(folder, name, problems) for name in c.TABLES}
+    if any(frame is None for frame in frames.values()):
+        return problems, None
+    return check_tables(frames, problems)  # type: ignore[arg-type]
+
+
+def check_tables(
+    frames: dict[str, pl.DataFrame], problems: list[str] | None = None
+) -> tuple[list[str], LeadData | None]:
+    """The contract's checks on the three tables however they were read (a folder, a store):
+    types normalised, relations checked; the typed tables when nothing is wrong."""
+    problems = [] if problems is None else problems
+    tables = {name: _normalise(frames[name], c.TABLE_SPECS[name], problems) for name in c.TABLES}
+    data = LeadData(tables[c.LEADS], tables[c.EVENTS], tables[c.STAGES])
+    problems.extend(_check_relations(data))
+    return (problems, None) if problems else ([], data)
 
 
 def _read(folder: Path, name: str, problems: list[str]) -> pl.DataFrame | None:
