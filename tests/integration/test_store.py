@@ -1,0 +1,128 @@
+"""The lead store on both backends: the same tests against SQLite and a real PostgreSQL server
+the tests start themselves (tests/postgres.py)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from features.errors import LeadscoreError
+from features.store.lead_store import Event, Lead, LeadStore, UnknownLeads
+from features.tables import load_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from postgres import postgres_server  # noqa: E402
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> LeadStore:
+    """A fresh store at the newest schema: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.db"
+    else:
+        server = request.getfixturevalue("postgres")
+        name = f"t{abs(hash(request.node.name)) % 10**9}"
+        admin = LeadStore(server)
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.engine.dispose()
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+    fresh = LeadStore(url)
+    assert fresh.revision() is None
+    assert fresh.upgrade() == "0001"
+    return fresh
+
+
+def lead(lead_id: str = "L1", **changes: object) -> Lead:
+    base = {
+        "lead_id": lead_id,
+        "created_at": NOW - timedelta(days=30),
+        "source": "webinar",
+        "partner_id": "P7",
+        "owner_id": "rep_1",
+        "attributes": {"country": "PL", "company_size": 40},
+    }
+    return Lead(**(base | changes))
+
+
+def test_a_store_is_refused_until_it_is_initialised(tmp_path: Path) -> None:
+    empty = LeadStore(f"sqlite:///{tmp_path}/new.db")
+    with pytest.raises(LeadscoreError, match="no leadscore schema.*leadscore store init"):
+        empty.check()
+    empty.upgrade()
+    empty.check()
+    assert empty.upgrade() == "0001"  # upgrading twice changes nothing
+
+
+def test_events_are_stored_once_and_unknown_leads_refuse_the_batch(store: LeadStore) -> None:
+    store.put_lead(lead(), "crm", NOW)
+    events = [Event(f"e{i}", "L1", NOW - timedelta(days=i), "page_view", None) for i in range(5)]
+    assert store.add_events(events, NOW) == 5
+    assert store.add_events(events[:3] + [Event("e9", "L1", NOW, "demo_request")], NOW) == 1
+    assert store.count("events") == 6
+    with pytest.raises(UnknownLeads, match=r"lead_id: 1 unknown leads, e.g. 'X1'") as refused:
+        store.add_events([Event("e10", "L1", NOW, "page_view"), Event("e11", "X1", NOW, "x")], NOW)
+    assert refused.value.ids == ["X1"]
+    assert store.count("events") == 6  # nothing of the refused batch was kept
+    _, history = store.history("L1")
+    assert [kind for _, kind in history][-1] == "demo_request"
+    assert [t for t, _ in history] == sorted(t for t, _ in history)
+
+
+def test_who_brought_a_lead_is_kept_with_every_change(store: LeadStore) -> None:
+    assert store.put_lead(lead(), "crm", NOW) == ["source", "partner_id", "owner_id"]
+    assert store.put_lead(lead(), "crm", NOW + timedelta(hours=1)) == []
+    later = NOW + timedelta(days=2)
+    assert store.put_lead(lead(partner_id="P9", owner_id="rep_2"), "alice", later) == [
+        "partner_id",
+        "owner_id",
+    ]
+    trail = store.trail("L1")["attribution"]
+    partners = [(r["value"], r["changed_by"]) for r in trail if r["field"] == "partner_id"]
+    assert partners == [("P7", "crm"), ("P9", "alice")]
+    stored, _ = store.history("L1")
+    assert stored.partner_id == "P9" and stored.attributes == {"country": "PL", "company_size": 40}
+
+
+def test_capacity_claims_never_exceed_the_places_of_a_day(store: LeadStore) -> None:
+    first = store.claim_capacity(20_000, ["a", "b", "c"], places=4)
+    assert first == {"a", "b", "c"}
+    again = store.claim_capacity(20_000, ["c", "d", "e"], places=4)
+    assert again == {"c", "d"}  # c keeps its place, d takes the last one, e is too late
+    assert store.claim_capacity(20_001, ["e"], places=4) == {"e"}  # a new day, new places
+
+
+def test_a_data_folder_round_trips_through_the_store(
+    store: LeadStore, sim_dir: Path, tmp_path: Path
+) -> None:
+    data = load_data(sim_dir)
+    small = data.known_at(data.leads["created_at"].sort()[300])  # a few hundred leads
+    counts = store.load(small, "load", NOW)
+    assert counts == {
+        "leads": small.leads.height,
+        "events": small.events.height,
+        "stages": small.stages.height,
+    }
+    assert store.load(small, "load", NOW) == {"leads": 0, "events": 0, "stages": 0}
+    back = store.read()
+    for name in ("leads", "events", "stages"):
+        expected, got = getattr(small, name), getattr(back, name)
+        order = list(expected.columns[:3])
+        assert got.select(expected.columns).sort(order).equals(expected.sort(order)), name
+    store.export(tmp_path / "exported")
+    exported = load_data(tmp_path / "exported")
+    assert exported.events.height == small.events.height
+    assert exported.leads.sort("lead_id").equals(small.leads.sort("lead_id"))
