@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from features.errors import LeadscoreError
-from features.store.lead_store import Event, Lead, LeadStore, UnknownLeads
+from features.store.lead_store import LeadStore
+from features.store.records import Event, Lead, UnknownLeads
 from features.tables import load_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
