@@ -16,14 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin")
-
 
 def _tool(name: str) -> str:
-    for folder in BIN_DIRS:
-        path = Path(folder) / name
-        if path.exists():
-            return str(path)
+    """Debian keeps the server binaries per version, off PATH; take the newest there."""
+    for path in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(path)
     found = shutil.which(name)
     if found is None:
         raise RuntimeError(f"{name} not found: install PostgreSQL 15 (apt-get install postgresql)")
