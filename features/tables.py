@@ -81,17 +81,28 @@ def table_path(folder: Path, table: str) -> Path | None:
     return None
 
 
-def load_data(folder: str | Path) -> LeadData:
-    """Read and check a data folder; raise DataError listing every problem."""
-    problems, data = check_folder(folder)
+def is_store_url(source: str | Path) -> bool:
+    """A store URL (`sqlite:///…`, `postgresql://…`) rather than a data folder's path."""
+    return "://" in str(source)
+
+
+def load_data(source: str | Path) -> LeadData:
+    """Read and check a data folder or a lead store; raise DataError listing every problem."""
+    problems, data = check_folder(source)
     if problems or data is None:
-        raise DataError(f"data folder {folder}", problems)
+        where = f"store {source}" if is_store_url(source) else f"data folder {source}"
+        raise DataError(where, problems)
     return data
 
 
-def check_folder(folder: str | Path) -> tuple[list[str], LeadData | None]:
-    """All contract problems of a folder, and its typed tables when there are none."""
-    folder = Path(folder)
+def check_folder(source: str | Path) -> tuple[list[str], LeadData | None]:
+    """All contract problems of a data folder or a lead store, and its typed tables when
+    there are none: every command that reads data reads either, through here."""
+    if is_store_url(source):
+        from features.store.lead_store import LeadStore  # SQLAlchemy only when a store is used
+
+        return LeadStore(str(source)).tables()
+    folder = Path(source)
     if not folder.is_dir():
         return [f"{folder}: no such data folder"], None
     problems: list[str] = []

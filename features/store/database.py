@@ -9,7 +9,8 @@ acknowledged. PostgreSQL commits synchronously by default.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import polars as pl
 from sqlalchemy import JSON, Connection, Engine, Table, TextClause, create_engine, event
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from features.errors import LeadscoreError
 
@@ -33,7 +35,21 @@ def connect(url: str) -> Engine:
         raise LeadscoreError(f"store URL {url!r}: {str(exc).splitlines()[0]}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed when the block ends (rolled back if it raises).
+
+    On SQLite it begins IMMEDIATE: the write lock is taken first, so what the transaction
+    reads cannot change before it writes (the capacity count), and a waiting writer waits
+    (busy_timeout) instead of failing on a stale snapshot.
+    """
+    connect = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    with connect as connection, connection.begin():
+        yield connection
 
 
 def upgrade(engine: Engine) -> None:
@@ -52,12 +68,27 @@ def upgrade(engine: Engine) -> None:
 
 
 def revision(engine: Engine) -> str | None:
-    """The schema revision the database is at (None: not a leadscore store yet)."""
+    """The schema revision the database is at (None: not a leadscore store yet); a server
+    that cannot be reached is one line naming it."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and not Path(database).exists():
+        return None  # connecting would create the file
     try:
         with engine.connect() as connection:
             return connection.execute(sql("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:  # no such table, or no such database
+    except ProgrammingError:  # PostgreSQL: no such table
         return None
+    except OperationalError as exc:  # SQLite: no such table; PostgreSQL: no server, no database
+        if engine.dialect.name == "sqlite":
+            return None
+        raise unreachable(engine, exc) from None
+
+
+def unreachable(engine: Engine, exc: Exception) -> LeadscoreError:
+    """The database error a user can act on, in one line, password hidden."""
+    cause = getattr(exc, "orig", exc)
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return LeadscoreError(f"store {engine.url!r}: cannot reach the database ({first})")
 
 
 def insert_new(
@@ -141,9 +172,16 @@ def _driver(url: str) -> str:
     return url
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """SQLAlchemy's documented way to choose how SQLite begins (pysqlite's own BEGIN is off)."""
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL lets readers and several writers' small transactions share the file; FULL syncs
     make a commit durable before it is acknowledged; writers wait instead of failing."""
+    connection.isolation_level = None  # transactions begin in _sqlite_begin, not implicitly
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

@@ -23,6 +23,8 @@ from features.store.frames import ATTRIBUTION_FIELDS
 from features.store.records import Event, Lead, UnknownLeads, from_us, to_us
 from features.tables import LeadData, check_tables, write_frame
 
+PLACES = 7_254_100  # the advisory lock key of the capacity places (any constant)
+
 
 class LeadStore:
     """One database of leads, events, stages, decisions, attribution and capacity claims."""
@@ -66,7 +68,7 @@ class LeadStore:
             "attributes": lead.attributes or {},
             "updated_at": to_us(now),
         }
-        with self.engine.begin() as connection:
+        with db.writing(self.engine) as connection:
             before = connection.execute(
                 select(*(s.leads.c[f] for f in ATTRIBUTION_FIELDS)).where(
                     s.leads.c.lead_id == lead.lead_id
@@ -95,7 +97,7 @@ class LeadStore:
             }
             for e in events
         ]
-        with self.engine.begin() as connection:
+        with db.writing(self.engine) as connection:
             _require_leads(connection, {e.lead_id for e in events})
             return len(db.insert_new(connection, s.events, [rows], ["event_id"]))
 
@@ -114,42 +116,49 @@ class LeadStore:
             }
             for ts, stage, mrr in stages
         ]
-        with self.engine.begin() as connection:
+        with db.writing(self.engine) as connection:
             _require_leads(connection, {lead_id})
             return len(db.insert_new(connection, s.stages, [rows], ["lead_id", "ts", "stage"]))
 
     def record_decisions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Keep every score: one row per decision (schema.decisions names the fields)."""
         if rows:
-            with self.engine.begin() as connection:
+            with db.writing(self.engine) as connection:
                 connection.execute(insert(s.decisions), list(rows))
 
-    def claim_capacity(self, day: int, lead_ids: Sequence[str], places: int) -> set[str]:
-        """Of `lead_ids` (in priority order), those that hold an active-sales place on `day`:
-        leads already holding one keep it, the rest claim what is left, atomically."""
-        with self.engine.begin() as connection:
-            if self.engine.dialect.name == "postgresql":  # one claimer a day at a time
-                connection.execute(text("SELECT pg_advisory_xact_lock(:day)"), {"day": day})
-            held = set(
-                connection.execute(
-                    select(s.capacity_claims.c.lead_id).where(s.capacity_claims.c.day == day)
-                ).scalars()
-            )
-            keep = {lead for lead in lead_ids if lead in held}
-            new = [lead for lead in dict.fromkeys(lead_ids) if lead not in held]
-            new = new[: max(places - len(held), 0)]
+    def claim_places(
+        self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int
+    ) -> list[bool]:
+        """Active-sales places for (day, lead) pairs in the order asked, at most `per_day`
+        different leads a day; True where the lead holds one that day (new or not). One
+        transaction that no other claimer interleaves with; days before `forget_before` are
+        forgotten first. Days are days since the epoch by the server's clock.
+        """
+        with db.writing(self.engine) as connection:
+            if connection.dialect.name == "postgresql":  # SQLite: the IMMEDIATE write lock
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACES})
+            places = s.capacity_claims
+            connection.execute(places.delete().where(places.c.day < forget_before))
+            held: dict[int, set[str]] = {}
+            for day in {day for day, _ in wanted}:
+                rows = connection.execute(select(places.c.lead_id).where(places.c.day == day))
+                held[day] = set(rows.scalars())
+            granted, new = [], []
+            for day, lead_id in wanted:
+                if lead_id not in held[day] and len(held[day]) < per_day:
+                    held[day].add(lead_id)
+                    new.append({"day": day, "lead_id": lead_id})
+                granted.append(lead_id in held[day])
             if new:
-                connection.execute(
-                    insert(s.capacity_claims), [{"day": day, "lead_id": lead} for lead in new]
-                )
-        return keep | set(new)
+                connection.execute(insert(places), new)
+        return granted
 
     def load(self, data: LeadData, changed_by: str, now: datetime) -> dict[str, int]:
         """Bulk-load a data folder's tables in one transaction (idempotent: a second load
         stores nothing new); returns how many of each were new."""
         stamp = to_us(now)
         rows = frames.lead_rows(data.leads, data.attribute_columns, stamp)
-        with self.engine.begin() as connection:
+        with db.writing(self.engine) as connection:
             fresh = set(db.insert_new(connection, s.leads, [rows], ["lead_id"]))
             new = [r for r in rows if r["lead_id"] in fresh]
             _record_attribution(connection, new, list(ATTRIBUTION_FIELDS), changed_by)
@@ -205,19 +214,25 @@ class LeadStore:
                 for name, query in queries.items()
             }
 
-    def read(self) -> LeadData:
-        """The contract's three tables, typed and checked exactly as a folder's are."""
+    def tables(self) -> tuple[list[str], LeadData | None]:
+        """The contract's three tables, typed and checked exactly as a folder's are: the
+        problems, and the tables when there are none."""
+        self.check()
         with self.engine.connect() as connection:
             leads = frames.leads_frame(connection.execute(select(s.leads)).mappings().all())
             events = db.fetch_frame(connection, s.events, frames.EVENT_COLUMNS)
             stages = db.fetch_frame(connection, s.stages, frames.STAGE_COLUMNS)
-        problems, data = check_tables(
+        return check_tables(
             {
                 c.LEADS: leads,
                 c.EVENTS: frames.moments(events),
                 c.STAGES: frames.moments(stages),
             }
         )
+
+    def read(self) -> LeadData:
+        """The contract's tables; DataError listing every problem when they break it."""
+        problems, data = self.tables()
         if data is None:
             raise DataError(f"store {self.url}", problems)
         return data

@@ -99,11 +99,14 @@ def test_who_brought_a_lead_is_kept_with_every_change(store: LeadStore) -> None:
 
 
 def test_capacity_claims_never_exceed_the_places_of_a_day(store: LeadStore) -> None:
-    first = store.claim_capacity(20_000, ["a", "b", "c"], places=4)
-    assert first == {"a", "b", "c"}
-    again = store.claim_capacity(20_000, ["c", "d", "e"], places=4)
-    assert again == {"c", "d"}  # c keeps its place, d takes the last one, e is too late
-    assert store.claim_capacity(20_001, ["e"], places=4) == {"e"}  # a new day, new places
+    day = 20_000
+    first = store.claim_places([(day, "a"), (day, "b"), (day, "c")], 4, forget_before=day)
+    assert first == [True, True, True]
+    again = store.claim_places([(day, "c"), (day, "d"), (day, "e")], 4, forget_before=day)
+    assert again == [True, True, False]  # c keeps its place, d takes the last, e is too late
+    assert store.claim_places([(day + 1, "e")], 4, forget_before=day) == [True]  # a new day
+    store.claim_places([], 4, forget_before=day + 1)  # day 20,000 is forgotten
+    assert store.claim_places([(day, "e")], 4, forget_before=day) == [True]
 
 
 def test_a_data_folder_round_trips_through_the_store(
