@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from features.errors import LeadscoreError
 
 if TYPE_CHECKING:  # their models are built when first needed: `leadscore --help` stays quick
+    from features.store.config import StoreConfig
     from training.config import BoosterParams, RegistryConfig, TrainConfig
     from training.policy import Policy
 
@@ -94,3 +95,14 @@ def registry_config(environ: Mapping[str, str] = os.environ) -> RegistryConfig:
     from training.config import DEFAULT_TRACKING_URI, RegistryConfig
 
     return RegistryConfig(tracking_uri=environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI)
+
+
+def store_config(
+    path: str | Path | None = None, environ: Mapping[str, str] = os.environ
+) -> StoreConfig:
+    """configs/store.yaml (or `path`), its URL replaced by LEADSCORE_STORE_URL when set."""
+    from features.store.config import STORE_URL_ENV, StoreConfig
+
+    config = load_config(path or default_config("store"), StoreConfig)
+    url = environ.get(STORE_URL_ENV)
+    return config.model_copy(update={"url": url}) if url else config

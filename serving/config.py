@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from features.config import FrozenConfig
+from features.store.config import StoreConfig
 from training.config import RegistryConfig
 from training.policy import Policy
 
@@ -40,10 +41,6 @@ class ServeConfig(FrozenConfig):
         2, ge=1, description="LightGBM threads for a request of several leads; one lead uses one"
     )
     timeout_seconds: float = Field(60, gt=0, description="a request running longer gets 504")
-    capacity_ledger: str = Field(
-        "mlruns/route_ledger.sqlite",
-        description="SQLite file the workers share to count today's active-sales leads",
-    )
 
 
 class ServiceSettings(FrozenConfig):
@@ -52,3 +49,4 @@ class ServiceSettings(FrozenConfig):
     serve: ServeConfig
     policy: Policy
     registry: RegistryConfig
+    store: StoreConfig

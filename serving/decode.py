@@ -73,13 +73,8 @@ class Decoder:
                 refusal = self._over_counts(shape) or self._long_attributes(shape)
                 if refusal is not None:
                     return refusal
-        try:
-            decoded = self._decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            return Rejected(400, "invalid", (_named(from_msgspec(str(exc)), body),))
-        except msgspec.DecodeError as exc:
-            return rejected(400, "malformed", "body", f"is not valid JSON: {exc}")
-        return self._over_counts(decoded) or decoded
+        decoded = decode_or_refuse(self._decoder, body)
+        return decoded if isinstance(decoded, Rejected) else self._over_counts(decoded) or decoded
 
     def _long_attributes(self, shape: _BatchShape | _LeadShape) -> Rejected | None:
         leads = shape.leads if isinstance(shape, _BatchShape) else [shape]
@@ -115,6 +110,16 @@ class Decoder:
             field,
             f"hold {events:,} events in all, over the limit of {self.max_events:,}",
         )
+
+
+def decode_or_refuse(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+    """The Struct `body` decodes to, or the 400 that names the wrong field."""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        return Rejected(400, "invalid", (_named(from_msgspec(str(exc)), body),))
+    except msgspec.DecodeError as exc:
+        return rejected(400, "malformed", "body", f"is not valid JSON: {exc}")
 
 
 def _named(problem: Problem, body: bytes) -> Problem:

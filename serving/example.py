@@ -56,6 +56,7 @@ EXAMPLE_ANSWER: dict[str, Any] = {
     "tier": "C",
     "route": "nurturing",
     "route_reason": "tier C: score ≥ 5 routes to nurturing",
+    "holdout": False,
     "fit": 3.8,
     "engagement": 3.6,
     "reasons": {

@@ -31,6 +31,7 @@ from serving.errors import Rejected, rejected
 TOKEN_ENV = "LEADSCORE_API_TOKEN"
 READYZ = "/readyz"
 SINGLE = (b"content-type", b"authorization")
+BODY_METHODS = ("POST", "PUT")
 RETRY_AFTER_SECONDS = 1
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -67,6 +68,7 @@ class Guard:
     ) -> None:
         self.app = app
         self.api_paths = frozenset(api_paths)
+        self.api_prefixes = tuple(path for path in api_paths if path.endswith("/"))
         self.max_body_bytes = limits.max_body_bytes
         self.max_waiting = limits.max_waiting
         self.readiness = readiness
@@ -83,11 +85,13 @@ class Guard:
         if scope["path"] == READYZ:
             status, body = self.readiness()
             return await _answer(send, status, json.dumps(body).encode())
-        if scope["path"] not in self.api_paths or scope["method"] != "POST":
+        if not self._guards(scope["path"]):
             return await self.app(scope, receive, send)
-        refusal = self._check_headers(scope["headers"]) or self._check_room()
+        refusal = self._check_headers(scope["headers"], scope["method"]) or self._check_room()
         if refusal is not None:
             return await self._refuse(send, refusal)
+        if scope["method"] not in BODY_METHODS:  # a read: nothing to hold
+            return await self.app(scope, receive, send)
         self._waiting += 1
         try:
             await self._slots.acquire()
@@ -101,7 +105,13 @@ class Guard:
         finally:
             self._slots.release()
 
-    def _check_headers(self, raw: list[tuple[bytes, bytes]]) -> Rejected | None:
+    def _guards(self, path: str) -> bool:
+        """An endpoint path (exact), or under one (a path given with a trailing slash)."""
+        return path in self.api_paths or any(
+            path.startswith(prefix) for prefix in self.api_prefixes
+        )
+
+    def _check_headers(self, raw: list[tuple[bytes, bytes]], method: str) -> Rejected | None:
         repeated = [name for name, n in Counter(name for name, _ in raw).items() if n > 1]
         for name in SINGLE:
             if name in repeated:
@@ -112,6 +122,8 @@ class Guard:
             headers.get(b"authorization", b""), self.expected
         ):
             return rejected(401, "unauthorized", "Authorization", "missing or wrong bearer token")
+        if method not in BODY_METHODS:
+            return None
         media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
         if media_type.lower() != b"application/json":
             return rejected(

@@ -13,6 +13,8 @@ import socket
 from pathlib import Path
 
 from features.errors import LeadscoreError
+from features.store.config import StoreConfig
+from features.store.lead_store import LeadStore
 from serving.config import ServiceSettings
 from serving.example import curl_command
 from serving.guard import TOKEN_ENV, api_token
@@ -40,15 +42,28 @@ def check_address(host: str, port: int) -> None:
             ) from None
 
 
+def open_store(config: StoreConfig) -> StoreConfig:
+    """The store every worker opens: a relative SQLite path made absolute, and its schema
+    brought up to date (the embedded store needs nothing from the user); a PostgreSQL store
+    must be at this code's schema already (`leadscore store init`), or it is one line."""
+    url = config.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = f"sqlite:///{Path(url.removeprefix('sqlite:///')).resolve()}"
+    store = LeadStore(url)
+    if store.engine.dialect.name == "sqlite":
+        store.upgrade()
+    else:
+        store.check()
+    store.engine.dispose()
+    return config.model_copy(update={"url": url})
+
+
 def serve(settings: ServiceSettings) -> None:
     """Serve until interrupted (blocking)."""
     token = api_token()  # a blank token is refused here, before anything starts
     conversion, velocity = check_champions(settings)
     check_address(settings.serve.host, settings.serve.port)
-    ledger = str(Path(settings.serve.capacity_ledger).resolve())
-    settings = settings.model_copy(
-        update={"serve": settings.serve.model_copy(update={"capacity_ledger": ledger})}
-    )
+    settings = settings.model_copy(update={"store": open_store(settings.store)})
     # A fresh connection at every alias check: a pooled SQLite connection would keep reading a
     # moved or deleted registry file and never notice that the registry is gone.
     os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")

@@ -37,7 +37,7 @@ class _Documented(bentoml.IODescriptor):
         top = components.pop(ref["$ref"].rsplit("/", 1)[-1])
         top["description"] = f"{top.get('description', '')} {cls.note}".strip()
         top["example"] = EXAMPLES[cls.struct.__name__]
-        return _openapi30(top) | {"$defs": _openapi30(components)}
+        return openapi30(top) | {"$defs": openapi30(components)}
 
     @classmethod
     def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:
@@ -61,13 +61,13 @@ def documented(
     return descriptor
 
 
-def _openapi30(schema: Any) -> Any:
+def openapi30(schema: Any) -> Any:
     """msgspec's JSON Schema with each `anyOf [..., {type: null}]` as OpenAPI 3.0 `nullable`."""
     if isinstance(schema, list):
-        return [_openapi30(item) for item in schema]
+        return [openapi30(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: _openapi30(value) for key, value in schema.items()}
+    out = {key: openapi30(value) for key, value in schema.items()}
     options = out.get("anyOf")
     if options and NULL in options:
         rest = [option for option in options if option != NULL]

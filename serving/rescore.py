@@ -9,10 +9,9 @@ rep will read. Features are built in one vectorised pass; scoring runs in chunks
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,12 @@ import polars as pl
 
 from features import contract as c
 from features.errors import LeadscoreError
+from features.store.lead_store import LeadStore
 from features.tables import LeadData
 from features.vectors import leads_at, open_leads, table_features, to_matrix, to_ms
+from serving.decisions import rescore_decisions
 from serving.publish import publish
-from serving.routing import CapacityLedger, apply_capacity
+from serving.routing import BatchPlaces, CapacityLedger, apply_capacity, claim_order
 from serving.scorer import Inputs, Scores, explain_rows, score_block
 from training.pair import ModelPair
 from training.policy import ACTIVE_SALES, NURTURING, Policy
@@ -116,13 +117,12 @@ def rescore(
     probability = np.concatenate([part.probability for part in parts])
     capacity = policy.capacity_per_day
     if capacity is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            ledger = CapacityLedger(Path(tmp) / "places.db", capacity, 0)
-            day = pool.as_of.date()  # the batch's own day is its "today"
-            routes, reasons = apply_capacity(
-                [(lead, day) for lead in ids], probability, routes, reasons, ledger, day
-            )
-            ledger.close()
+        ledger = CapacityLedger(BatchPlaces(), capacity, 0)
+        day = pool.as_of.date()  # the batch's own day is its "today"
+        order = claim_order(probability, np.concatenate([part.holdout for part in parts]))
+        routes, reasons = apply_capacity(
+            [(lead, day) for lead in ids], order, routes, reasons, ledger, day
+        )
     active = np.array([route == ACTIVE_SALES for route in routes])
     explained = _explanations(pair, inputs, active)
     frame = _frame(parts, (routes, reasons, explained), data, pair)
@@ -185,6 +185,14 @@ def run_rescore(
     return Written(out, run.id, result.summary)
 
 
+def record_decisions(store_url: str, folder: Path, policy: Policy) -> int:
+    """Keep a published rescore's decisions in the store it read (one transaction)."""
+    frame = pl.read_parquet(folder / SCORES)
+    rows = rescore_decisions(frame, policy.routing.holdout, datetime.now(UTC))
+    LeadStore(store_url).record_decisions(rows)
+    return len(rows)
+
+
 def _explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:
     """Top reasons (JSON) for the rows routed to active sales; None elsewhere."""
     out: list[str | None] = [None] * len(active)
@@ -219,6 +227,7 @@ def _frame(
             "tier": [t for part in parts for t in part.tier],
             "route": routes,
             "route_reason": reasons,
+            "holdout": cat("holdout"),
             "expected_days_to_contract": cat("expected_days_to_contract"),
             "p_contract_30d": cat("p_contract_30d"),
             "expected_value_pln": cat("expected_value_pln"),
@@ -226,6 +235,7 @@ def _frame(
             "conversion_version": model["conversion"]["version"],
             "velocity_version": model["velocity"]["version"],
             "feature_spec": model["feature_spec"],
+            "input_digest": [digest for part in parts for digest in part.input_digest],
         }
     )
     origin = data.leads.select(

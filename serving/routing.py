@@ -6,7 +6,7 @@ Two rules, applied in order, and `route_reason` names the one that decided:
 2. capacity — at most reps × leads_per_rep_per_day different leads a day (UTC, by as_of) go
    to active sales. A lead that already holds a place that day keeps it however often it is
    rescored; once the day is full, further active-sales leads go to nurturing. The places live
-   in a small SQLite file so that every worker process counts the same day.
+   in the lead store, so that every worker process counts the same day.
 
 Days are kept to the server's clock: only a lead scored as of a day within `window_days` of
 today claims a place. One as of another day (a replay of last month, an as_of in 2099) keeps
@@ -16,23 +16,41 @@ frees a place, and the ledger prunes by today alone, so no request can clear tod
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from training.policy import ACTIVE_SALES, NURTURING, Route, RoutingConfig
+from training.folds import unit_hash
+from training.policy import ACTIVE_SALES, NURTURING, HoldoutConfig, Route, RoutingConfig
 
 KEEP_DAYS = 7
+EPOCH_DAY = date(1970, 1, 1)
 
 
-def assign_tiers(
-    score: np.ndarray, routing: RoutingConfig
-) -> tuple[list[str], list[Route], list[str]]:
-    """(tier, route, route_reason) per score, by the tier rule alone."""
+@dataclass(frozen=True)
+class Assigned:
+    """Each lead's tier, route, the rule that chose the route, and whether the lead is in the
+    routing holdout (routed by the fixed rule, not by its score)."""
+
+    tier: list[str]
+    route: list[Route]
+    route_reason: list[str]
+    holdout: np.ndarray
+
+
+def in_holdout(lead_ids: Sequence[str], holdout: HoldoutConfig) -> np.ndarray:
+    """Whether each lead is in the routing holdout: a stable hash of salt and id below the
+    share (training/folds.py's hash, the one the project uses to split leads)."""
+    if holdout.share == 0 or not lead_ids:
+        return np.zeros(len(lead_ids), dtype=bool)
+    return unit_hash(lead_ids, holdout.salt) < holdout.share
+
+
+def assign_routes(lead_ids: Sequence[str], score: np.ndarray, routing: RoutingConfig) -> Assigned:
+    """Tier by score for every lead; route by the tier rule, or by the holdout's rule."""
     floors = np.array([rule.min_score for rule in routing.tiers])
     first = np.argmax(np.asarray(score)[:, None] >= floors[None, :], axis=1).tolist()
     rules = [routing.tiers[k] for k in first]
@@ -40,25 +58,54 @@ def assign_tiers(
         f"tier {rule.tier}: score ≥ {rule.min_score:g} routes to {rule.route}"
         for rule in routing.tiers
     ]
+    routes = [rule.route for rule in rules]
     reasons = [reason_of[k] for k in first]
-    return [rule.tier for rule in rules], [rule.route for rule in rules], reasons
+    holdout = in_holdout(lead_ids, routing.holdout)
+    held = routing.holdout
+    for i in np.flatnonzero(holdout).tolist():
+        routes[i] = held.route
+        reasons[i] = (
+            f"holdout: {held.share:.0%} of leads (a stable hash of the lead id) go to "
+            f"{held.route} whatever their score, to measure the model against this rule"
+        )
+    return Assigned([rule.tier for rule in rules], routes, reasons, holdout)
+
+
+class Places(Protocol):
+    """Where places are counted: the lead store (`LeadStore.claim_places`), shared by every
+    worker, or `BatchPlaces`, the batch's own."""
+
+    def claim_places(
+        self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int
+    ) -> list[bool]: ...
+
+
+class BatchPlaces:
+    """The places of one batch run alone: its own day starts empty, as it always has."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, set[str]] = {}
+
+    def claim_places(
+        self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int
+    ) -> list[bool]:
+        granted = []
+        for day, lead_id in wanted:
+            held = self.held.setdefault(day, set())
+            if lead_id not in held and len(held) < per_day:
+                held.add(lead_id)
+            granted.append(lead_id in held)
+        return granted
 
 
 class CapacityLedger:
-    """Today's active-sales places, shared by processes through one SQLite file."""
+    """Today's active-sales places, kept in the lead store so every worker (and every
+    machine running the service) counts the same day."""
 
-    def __init__(self, path: Path, leads_per_day: int, window_days: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, store: Places, leads_per_day: int, window_days: int) -> None:
+        self.store = store
         self.leads_per_day = leads_per_day
         self.window = timedelta(days=window_days)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS places (day TEXT, lead_id TEXT, PRIMARY KEY (day, lead_id))"
-        )
-        self._pruned: date | None = None
 
     def counts(self, day: date, today: date) -> bool:
         """Whether `day` lies within the window around `today` (the server's date)."""
@@ -67,57 +114,33 @@ class CapacityLedger:
     def claim(self, wanted: Sequence[tuple[date, str]], today: date) -> list[bool]:
         """Give places to (day, lead) pairs in the order asked; True where the lead holds one
         that day (new or not). Every day must count (`counts`) around `today`. One
-        transaction for the whole request.
+        transaction for the whole request; days older than a week are forgotten.
         """
         if not wanted:
             return []
         outside = [day for day, _ in wanted if not self.counts(day, today)]
         if outside:
             raise ValueError(f"{outside[0]} is outside the capacity window around {today}")
-        places: dict[str, set[str]] = {}  # day → leads holding a place, read once per day
-        granted: list[bool] = []
-        new: list[tuple[str, str]] = []
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._prune(today)
-                for day, lead_id in wanted:
-                    key = day.isoformat()
-                    if key not in places:
-                        rows = self._db.execute("SELECT lead_id FROM places WHERE day = ?", (key,))
-                        places[key] = {row[0] for row in rows}
-                    held = places[key]
-                    if lead_id not in held and len(held) < self.leads_per_day:
-                        held.add(lead_id)
-                        new.append((key, lead_id))
-                    granted.append(lead_id in held)
-                self._db.executemany("INSERT INTO places VALUES (?, ?)", new)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return granted
+        days = [(_day_number(day), lead_id) for day, lead_id in wanted]
+        forget = _day_number(today - timedelta(days=KEEP_DAYS))
+        return self.store.claim_places(days, self.leads_per_day, forget)
 
-    def _prune(self, day: date) -> None:
-        if self._pruned != day:
-            cutoff = (day - timedelta(days=KEEP_DAYS)).isoformat()
-            self._db.execute("DELETE FROM places WHERE day < ?", (cutoff,))
-            self._pruned = day
 
-    def close(self) -> None:
-        self._db.close()
+def _day_number(day: date) -> int:
+    return (day - EPOCH_DAY).days
 
 
 def apply_capacity(
     leads: Sequence[tuple[str, date]],
-    probability: np.ndarray,
+    priority: np.ndarray,
     routes: list[Route],
     reasons: list[str],
     ledger: CapacityLedger,
     today: date,
 ) -> tuple[list[Route], list[str]]:
-    """Routes after the capacity rule for (lead_id, as_of day) pairs; the likeliest leads of a
-    batch claim places first. Leads of days outside the window keep their tier's route.
+    """Routes after the capacity rule for (lead_id, as_of day) pairs; leads of higher
+    `priority` claim places first (`claim_order`). Leads of days outside the window keep
+    their route.
     """
     routes, reasons = list(routes), list(reasons)
     days = [day for _, day in leads]
@@ -129,7 +152,7 @@ def apply_capacity(
                 f"today ({today.isoformat()}): no capacity place claimed"
             )
     wanted = [i for i in wanted if ledger.counts(days[i], today)]
-    wanted.sort(key=lambda i: -probability[i])
+    wanted.sort(key=lambda i: -priority[i])
     granted = ledger.claim([(days[i], leads[i][0]) for i in wanted], today)
     for i, ok in zip(wanted, granted, strict=True):
         if not ok:
@@ -139,3 +162,9 @@ def apply_capacity(
                 f"{days[i].isoformat()} are taken"
             )
     return routes, reasons
+
+
+def claim_order(probability: np.ndarray, holdout: np.ndarray) -> np.ndarray:
+    """Who claims active-sales places first: holdout leads (so the model's ranking does not
+    decide which of them sales gets), then the likeliest."""
+    return np.where(holdout, 2.0, 0.0) + np.asarray(probability)

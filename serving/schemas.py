@@ -165,6 +165,9 @@ class ScoreOut(Struct):
     tier: str
     route: Route
     route_reason: Annotated[str, Meta(description="the rule that decided the route")]
+    holdout: Annotated[
+        bool, Meta(description="in the routing holdout: routed by the fixed rule, not the score")
+    ]
     fit: Annotated[float, Meta(description="the score from static attributes alone (0–100)")]
     engagement: Annotated[float, Meta(description="the score from behaviour alone (0–100)")]
     reasons: Reasons

@@ -9,6 +9,7 @@ rule, which needs shared state, is applied by the caller (serving/routing.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import numpy as np
 
 from features.vectors import FeatureBlock, LeadRecord, record_features, to_matrix
 from serving.explain import Note, input_notes, split_scores, top_reasons
-from serving.routing import assign_tiers
+from serving.routing import assign_routes
 from training.pair import ModelPair
 from training.policy import Policy, Route
 
@@ -53,6 +54,7 @@ class Scores:
     tier: list[str]
     route: list[Route]
     route_reason: list[str]
+    holdout: np.ndarray
     fit: np.ndarray
     engagement: np.ndarray
     reasons: list[dict[str, list[dict[str, Any]]]]
@@ -62,11 +64,12 @@ class Scores:
     expected_value_pln: np.ndarray
     notes: list[list[Note]]
     model: dict[str, Any]
+    input_digest: list[str]  # of each model input row: what the decision trail records
 
     def to_dicts(self) -> list[dict[str, Any]]:
         # Columns as Python lists first: one conversion per column, not one per value.
-        as_of, probability, score = (
-            c.tolist() for c in (self.as_of_ms, self.probability, self.score)
+        as_of, probability, score, holdout = (
+            c.tolist() for c in (self.as_of_ms, self.probability, self.score, self.holdout)
         )
         fit, engagement, value = (
             c.tolist() for c in (self.fit, self.engagement, self.expected_value_pln)
@@ -84,6 +87,7 @@ class Scores:
                 "tier": self.tier[i],
                 "route": self.route[i],
                 "route_reason": self.route_reason[i],
+                "holdout": holdout[i],
                 "fit": fit[i],
                 "engagement": engagement[i],
                 "reasons": self.reasons[i],
@@ -145,16 +149,17 @@ def score_block(
         fit = engagement = np.full(rows, np.nan)
         reasons = [NO_REASONS] * rows  # one shared value: 200,000 dicts would cost seconds
     score = np.round(100 * probability, 1)
-    tier, route, route_reason = assign_tiers(score, policy.routing)
+    assigned = assign_routes(inputs.block.lead_ids, score, policy.routing)
     velocity = pair.velocity.answer(inputs.velocity_X, threads)
     return Scores(
         lead_ids=list(inputs.block.lead_ids),
         as_of_ms=inputs.block.as_of_ms,
         probability=probability,
         score=score,
-        tier=tier,
-        route=route,
-        route_reason=route_reason,
+        tier=assigned.tier,
+        route=assigned.route,
+        route_reason=assigned.route_reason,
+        holdout=assigned.holdout,
         fit=fit,
         engagement=engagement,
         reasons=reasons,
@@ -164,4 +169,12 @@ def score_block(
         expected_value_pln=np.round(probability * policy.economics.value_of_sql_pln, 0),
         notes=inputs.notes if inputs.notes is not None else [NO_NOTES] * rows,
         model=pair.describe(),
+        input_digest=input_digests(inputs.X),
     )
+
+
+def input_digests(X: np.ndarray) -> list[str]:
+    """A short digest of each row the model saw: two decisions with the same digest scored
+    the same input, however it arrived (a request, the store, a rescore)."""
+    rows = np.ascontiguousarray(X, dtype=np.float64)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in rows]

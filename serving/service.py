@@ -22,14 +22,15 @@ import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException
 from starlette.responses import Response
 
+from features.store.lead_store import LeadStore
 from serving.config import ServeConfig, ServiceSettings
+from serving.decisions import caller_of, decision_rows
 from serving.decode import Decoder
 from serving.errors import InvalidRequest, Rejected, rejected
 from serving.guard import Guard
@@ -37,9 +38,10 @@ from serving.intake import to_records
 from serving.metrics import ServiceMetrics
 from serving.openapi import documented
 from serving.reload import ModelHolder
-from serving.routing import CapacityLedger, apply_capacity
+from serving.routing import CapacityLedger, apply_capacity, claim_order
 from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import score_records
+from serving.stored import STORED_PATHS, stored_app
 from training.registry import Registry
 
 SETTINGS = bentoml.use_arguments(ServiceSettings)
@@ -75,11 +77,10 @@ class LeadScoring:
         logging.getLogger("serving").setLevel(logging.INFO)
         registry = Registry(SETTINGS.registry)
         self.metrics = ServiceMetrics()
+        self.store = LeadStore(SETTINGS.store.url)
         capacity = SETTINGS.policy.routing.capacity
         self.ledger = (
-            CapacityLedger(
-                Path(SETTINGS.serve.capacity_ledger), capacity.leads_per_day, capacity.window_days
-            )
+            CapacityLedger(self.store, capacity.leads_per_day, capacity.window_days)
             if capacity
             else None
         )
@@ -96,15 +97,14 @@ class LeadScoring:
     @bentoml.on_shutdown
     def stop(self) -> None:
         self.models.stop()
-        if self.ledger is not None:
-            self.ledger.close()
+        self.store.engine.dispose()
 
     @bentoml.api(
         route="/score",
         input_spec=documented(LeadIn, limits_note(SETTINGS.serve), Decoder(LeadIn, MAX_EVENTS)),
         output_spec=documented(ScoreOut),
     )
-    async def score(self, lead: LeadIn | Rejected, /) -> Response:
+    async def score(self, lead: LeadIn | Rejected, /, ctx: bentoml.Context) -> Response:
         """Score one lead; the body is the lead itself. Answers probability, score, tier,
         route and the rule that chose it, fit and engagement, the top reasons up and down
         (exact TreeSHAP), velocity and expected value. Refusals are 4xx with
@@ -114,7 +114,7 @@ class LeadScoring:
         """
         if isinstance(lead, Rejected):
             return self.refuse(lead)
-        answers = self.answer("score", [lead], prefix="")
+        answers = await asyncio.to_thread(self.answer, "score", [lead], "", _stateless(ctx))
         return answers if isinstance(answers, Response) else _json(answers[0])
 
     @bentoml.api(
@@ -126,20 +126,24 @@ class LeadScoring:
         ),
         output_spec=documented(BatchOut),
     )
-    async def score_batch(self, batch: BatchIn | Rejected, /) -> Response:
+    async def score_batch(self, batch: BatchIn | Rejected, /, ctx: bentoml.Context) -> Response:
         """Score `{"leads": [...]}` (up to the configured limit) in one pass through each
         model; `leads` of the answer are /score's answers, in the same order.
         """
         if isinstance(batch, Rejected):
             return self.refuse(batch)
         # A batch takes long enough to block the event loop; LightGBM releases the GIL.
-        answers = await asyncio.to_thread(self.answer, "score_batch", batch.leads, BATCH_FIELD)
+        caller = _stateless(ctx)
+        answers = await asyncio.to_thread(
+            self.answer, "score_batch", batch.leads, BATCH_FIELD, caller
+        )
         return answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
 
     def answer(
-        self, endpoint: str, leads: list[LeadIn], prefix: str
+        self, endpoint: str, leads: list[LeadIn], prefix: str, caller: str | None
     ) -> list[dict[str, Any]] | Response:
-        """Scores of `leads` as response dicts, or the refusal to send instead."""
+        """Scores of `leads` as response dicts, or the refusal to send instead; the
+        decisions are recorded in the store for `caller` (None: not recorded)."""
         started = time.perf_counter()
         pair = self.models.pair
         if pair is None:
@@ -156,13 +160,16 @@ class LeadScoring:
         if self.ledger is not None:
             routes, reasons = apply_capacity(
                 list(zip(scores.lead_ids, [moment.date() for moment in as_of], strict=True)),
-                scores.probability,
+                claim_order(scores.probability, scores.holdout),
                 scores.route,
                 scores.route_reason,
                 self.ledger,
                 now.date(),
             )
             scores = replace(scores, route=routes, route_reason=reasons)
+        if caller is not None:
+            holdout = SETTINGS.policy.routing.holdout
+            self.store.record_decisions(decision_rows(scores, holdout, caller, now))
         seconds = time.perf_counter() - started
         self.metrics.scored(endpoint, scores.route, scores.tier, scores.notes, seconds)
         return scores.to_dicts()
@@ -175,6 +182,13 @@ class LeadScoring:
 def _json(payload: dict[str, Any]) -> Response:
     """The answer's bytes; the endpoints' output specs (ScoreOut, BatchOut) are its schema."""
     return Response(answer_json(payload), media_type="application/json")
+
+
+def _stateless(ctx: bentoml.Context) -> str | None:
+    """Who a stateless score is recorded for, or None when those are not recorded."""
+    if not SETTINGS.store.record_stateless:
+        return None
+    return caller_of(dict(ctx.request.headers), "api")
 
 
 def _readiness() -> tuple[int, dict[str, Any]]:
@@ -191,9 +205,10 @@ def _count_refusal(refusal: Rejected) -> None:
         bentoml.get_current_service().metrics.refused(refusal.reason)
 
 
+LeadScoring.mount_asgi_app(stored_app(), path="/", name="stored")
 LeadScoring.add_asgi_middleware(
     Guard,
-    api_paths=("/score", "/score_batch"),
+    api_paths=("/score", "/score_batch", *STORED_PATHS),
     limits=SETTINGS.serve,
     readiness=_readiness,
     on_refusal=_count_refusal,

@@ -70,7 +70,7 @@ def _random_folds(lead_ids: Sequence[str], config: BacktestConfig) -> list[Fold]
     ]
 
 
-def unit_hash(ids: Sequence[str], seed: int) -> np.ndarray:
+def unit_hash(ids: Sequence[str], seed: int | str) -> np.ndarray:
     """A uniform number in [0, 1) per id, fixed by the id and the seed alone."""
     digests = (
         hashlib.blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest() for lead_id in ids

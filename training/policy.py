@@ -44,11 +44,28 @@ class CapacityConfig(FrozenConfig):
         return self.reps * self.leads_per_rep_per_day
 
 
+class HoldoutConfig(FrozenConfig):
+    """A share of leads routed by a fixed rule instead of the model, so that what the model
+    adds over the rule can be measured honestly later (leadscore monitor).
+
+    Membership is a stable hash of the salt and the lead id: a lead is in or out for good,
+    whoever scores it and however often, and the same share of every source and period is in.
+    The rule sends every holdout lead to `route` whatever its score; holdout leads claim
+    active-sales places before the model's, so capacity does not consult the model for them.
+    """
+
+    share: float = Field(0.0, ge=0, le=0.5, description="0: no holdout")
+    salt: str = Field("leadscore", min_length=1, max_length=100)
+    route: Route = ACTIVE_SALES
+
+
 class RoutingConfig(FrozenConfig):
-    """Tiers from the best down, each with its route, and an optional daily capacity."""
+    """Tiers from the best down, each with its route, an optional daily capacity, and the
+    routing holdout."""
 
     tiers: tuple[TierRule, ...] = Field(min_length=1)
     capacity: CapacityConfig | None = None
+    holdout: HoldoutConfig = HoldoutConfig()
 
     @model_validator(mode="after")
     def _tiers_cover_every_score(self) -> RoutingConfig:

@@ -9,7 +9,8 @@ acknowledged. PostgreSQL commits synchronously by default.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,30 @@ def insert_new(
             params = {col.name: [r[col.name] for r in part] for col in table.columns}
             stored += connection.execute(statement, params if columnar else part).scalars().all()
     return stored
+
+
+def append(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows that cannot collide (a log such as decisions), as fast as the backend can.
+
+    PostgreSQL takes them with COPY, several times faster than INSERT for the 200,000
+    decisions of a nightly rescore; JSON columns travel as JSON text.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), [{name: row[name] for name in names} for row in rows])
+        return
+    as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    raw = connection.connection.dbapi_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row[name]) if name in as_json else row[name] for name in names]
+            )
 
 
 def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) -> None:

@@ -54,10 +54,11 @@ class LeadStore:
 
     # --- writes -------------------------------------------------------------------------
 
-    def put_lead(self, lead: Lead, changed_by: str, now: datetime) -> list[str]:
+    def put_lead(self, lead: Lead, changed_by: str, now: datetime) -> tuple[bool, list[str]]:
         """Create or update a lead; each change of who brought or owns it is recorded.
 
-        Returns the attribution fields that changed (all of them for a new lead).
+        Returns whether the lead is new, and the attribution fields that changed (all of
+        them for a new lead).
         """
         row = {
             "lead_id": lead.lead_id,
@@ -78,7 +79,7 @@ class LeadStore:
             old = dict(zip(ATTRIBUTION_FIELDS, before, strict=True)) if before else {}
             changed = [f for f in ATTRIBUTION_FIELDS if before is None or old[f] != row[f]]
             _record_attribution(connection, [row], changed, changed_by)
-        return changed
+        return before is None, changed
 
     def add_events(self, events: Sequence[Event], now: datetime) -> int:
         """Store events not seen before (by event_id), in one transaction; returns how many
@@ -124,7 +125,7 @@ class LeadStore:
         """Keep every score: one row per decision (schema.decisions names the fields)."""
         if rows:
             with db.writing(self.engine) as connection:
-                connection.execute(insert(s.decisions), list(rows))
+                db.append(connection, s.decisions, rows)
 
     def claim_places(
         self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int

@@ -33,6 +33,13 @@ def training_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def store_option(parser: argparse.ArgumentParser) -> None:
+    """The lead store's settings (LEADSCORE_STORE_URL overrides their URL)."""
+    parser.add_argument(
+        "--store-config", default=default_config("store"), help="lead store settings"
+    )
+
+
 def policy_options(parser: argparse.ArgumentParser) -> None:
     """The routing policy and the economics (training/policy.py)."""
     parser.add_argument(

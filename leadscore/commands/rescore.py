@@ -35,9 +35,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.tables import load_data
+    from features.tables import is_store_url, load_data
     from leadscore.progress import bar
-    from serving.rescore import Pool, read_previous, run_rescore
+    from serving.rescore import Pool, read_previous, record_decisions, run_rescore
 
     policy = options.policy(args)
     data, as_of = load_data(args.data).as_of(args.as_of)
@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         done = run_rescore(
             data, Pool(args.pool, as_of, previous), policy, registry, Path(args.out), update
         )
+    if is_store_url(args.data):
+        recorded = record_decisions(args.data, done.folder, policy)
+        print(f"  {recorded:,} decisions recorded in the store")
     summary = done.summary
     print(f"{done.folder}/: {summary.leads:,} leads of the {args.pool} pool as of {summary.as_of}")
     print(

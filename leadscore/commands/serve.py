@@ -5,15 +5,23 @@ from __future__ import annotations
 import argparse
 
 from leadscore.commands import options
-from leadscore.settings import default_config, load_config, registry_config, validated
+from leadscore.settings import (
+    default_config,
+    load_config,
+    registry_config,
+    store_config,
+    validated,
+)
 
 NAME = "serve"
-HELP = "serve the champion models over HTTP: POST /score and /score_batch"
+HELP = "serve the champion models over HTTP: /score, /score_batch and the stored endpoints"
 DESCRIPTION = (
     "Start the BentoML scoring service on lead-conversion@champion and "
     "deal-velocity@champion (reloaded when the aliases move). Prints a curl example; "
     "docs at /, health at /livez and /readyz, Prometheus at /metrics. Set "
-    "LEADSCORE_API_TOKEN to require `Authorization: Bearer <token>` on the endpoints."
+    "LEADSCORE_API_TOKEN to require `Authorization: Bearer <token>` on the endpoints. "
+    "Leads, events, stages and every decision live in the store of --store-config "
+    "(LEADSCORE_STORE_URL overrides its URL; the embedded SQLite file is created on first use)."
 )
 
 
@@ -21,6 +29,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default: the config's, 3000)")
     parser.add_argument("--host", default=None, help="address (default: the config's, 127.0.0.1)")
     parser.add_argument("--config", default=default_config("serve"), help="server settings")
+    options.store_option(parser)
     options.policy_options(parser)
 
 
@@ -34,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         serve=validated(ServeConfig, server.model_dump() | overrides, "--port/--host"),
         policy=options.policy(args),
         registry=registry_config(),
+        store=store_config(args.store_config),
     )
     serve(settings)
     return 0

@@ -144,15 +144,18 @@ def start_server(
     token: str | None = None,
     serve: dict[str, Any] | None = None,
     routing: dict[str, Any] | None = None,
+    store_url: str | None = None,
 ) -> Server:
-    """`leadscore serve` on a free port with configs written to `folder`; waits for /readyz."""
+    """`leadscore serve` on a free port with configs written to `folder`; waits for /readyz.
+
+    The lead store is a SQLite file in `folder` unless `store_url` names another."""
     folder.mkdir(parents=True, exist_ok=True)
     configs = Path(__file__).resolve().parents[2] / "configs"
     settings = {
         "serve": yaml.safe_load((configs / "serve.yaml").read_text()) | (serve or {}),
         "routing": yaml.safe_load((configs / "routing.yaml").read_text()) | (routing or {}),
     }
-    settings["serve"]["capacity_ledger"] = str(folder / "ledger.sqlite")
+    settings["store"] = {"url": store_url or f"sqlite:///{folder}/store.db"}
     for name, values in settings.items():
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(values))
     port = free_port()
@@ -165,6 +168,7 @@ def start_server(
         "BENTOML_HOME": str(folder / "bentoml"),
     }
     env.pop("LEADSCORE_API_TOKEN", None)
+    env.pop("LEADSCORE_STORE_URL", None)
     if token:
         env["LEADSCORE_API_TOKEN"] = token
     log = folder / "server.log"
@@ -179,6 +183,8 @@ def start_server(
                 str(folder / "serve.yaml"),
                 "--routing-config",
                 str(folder / "routing.yaml"),
+                "--store-config",
+                str(folder / "store.yaml"),
             ],
             cwd=folder,
             env=env,

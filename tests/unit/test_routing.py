@@ -8,11 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from scipy.stats import binom
 
+from features.store.lead_store import LeadStore
 from leadscore.settings import default_config, load_config
 from serving.config import ServeConfig
-from serving.routing import CapacityLedger, apply_capacity, assign_tiers
-from training.policy import EconomicsConfig, RoutingConfig
+from serving.routing import (
+    BatchPlaces,
+    CapacityLedger,
+    apply_capacity,
+    assign_routes,
+    claim_order,
+    in_holdout,
+)
+from training.policy import EconomicsConfig, HoldoutConfig, RoutingConfig
 
 ROUTING = RoutingConfig.model_validate(
     {
@@ -28,6 +37,13 @@ DAY = date(2026, 11, 28)
 NEXT = date(2026, 11, 29)
 
 
+def store_at(path: Path) -> LeadStore:
+    """The lead store the workers share (a SQLite file), where the places live."""
+    store = LeadStore(f"sqlite:///{path}")
+    store.upgrade()
+    return store
+
+
 def test_the_shipped_configs_load() -> None:
     load_config(default_config("routing"), RoutingConfig)
     load_config(default_config("economics"), EconomicsConfig)
@@ -35,12 +51,12 @@ def test_the_shipped_configs_load() -> None:
 
 
 def test_a_score_gets_the_first_tier_whose_floor_it_reaches() -> None:
-    tiers, routes, reasons = assign_tiers(
-        np.array([100.0, 50.0, 49.9, 20.0, 5.0, 4.9, 0.0]), ROUTING
-    )
-    assert tiers == ["A", "A", "B", "B", "C", "D", "D"]
-    assert routes == ["active_sales"] * 4 + ["nurturing"] * 3
-    assert reasons[2] == "tier B: score ≥ 20 routes to active_sales"
+    scores = np.array([100.0, 50.0, 49.9, 20.0, 5.0, 4.9, 0.0])
+    assigned = assign_routes([f"L{i}" for i in range(7)], scores, ROUTING)
+    assert assigned.tier == ["A", "A", "B", "B", "C", "D", "D"]
+    assert assigned.route == ["active_sales"] * 4 + ["nurturing"] * 3
+    assert assigned.route_reason[2] == "tier B: score ≥ 20 routes to active_sales"
+    assert not assigned.holdout.any()  # no holdout unless the config asks for one
 
 
 @pytest.mark.parametrize(
@@ -76,7 +92,7 @@ def test_economics_value_of_an_sql() -> None:
 
 
 def test_capacity_gives_places_until_the_day_is_full_and_keeps_them(tmp_path: Path) -> None:
-    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=2, window_days=1)
+    ledger = CapacityLedger(store_at(tmp_path / "store.db"), leads_per_day=2, window_days=1)
     assert ledger.claim([(DAY, "a"), (DAY, "b"), (DAY, "c")], DAY) == [True, True, False]
     assert ledger.claim([(DAY, "b"), (DAY, "d")], DAY) == [True, False]  # b keeps its place
     assert ledger.claim([(NEXT, "d")], DAY) == [True]  # a new day, new places
@@ -85,15 +101,15 @@ def test_capacity_gives_places_until_the_day_is_full_and_keeps_them(tmp_path: Pa
     assert ledger.claim(mixed, DAY) == [False, True, False, True]
 
 
-def test_workers_sharing_the_ledger_file_share_the_count(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
-    first, second = CapacityLedger(path, 3, 1), CapacityLedger(path, 3, 1)
+def test_workers_sharing_the_store_share_the_count(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    first, second = CapacityLedger(store_at(path), 3, 1), CapacityLedger(store_at(path), 3, 1)
     assert first.claim([(DAY, "a"), (DAY, "b")], DAY) == [True, True]
     assert second.claim([(DAY, "c"), (DAY, "d"), (DAY, "a")], DAY) == [True, False, True]
 
 
 def test_capacity_serves_the_likeliest_leads_of_a_batch_first(tmp_path: Path) -> None:
-    ledger = CapacityLedger(tmp_path / "ledger.sqlite", leads_per_day=1, window_days=1)
+    ledger = CapacityLedger(store_at(tmp_path / "store.db"), leads_per_day=1, window_days=1)
     routes, reasons = apply_capacity(
         [("low", DAY), ("high", DAY), ("cold", DAY)],
         np.array([0.3, 0.9, 0.01]),
@@ -108,8 +124,8 @@ def test_capacity_serves_the_likeliest_leads_of_a_batch_first(tmp_path: Path) ->
 
 
 def test_days_outside_the_window_neither_take_nor_free_todays_places(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
-    ledger = CapacityLedger(path, leads_per_day=1, window_days=1)
+    path = tmp_path / "store.db"
+    ledger = CapacityLedger(store_at(path), leads_per_day=1, window_days=1)
     assert ledger.claim([(DAY, "a")], DAY) == [True]
     far = [("b", date(2099, 12, 31)), ("c", date(2026, 1, 1))]
     routes, reasons = apply_capacity(
@@ -118,7 +134,41 @@ def test_days_outside_the_window_neither_take_nor_free_todays_places(tmp_path: P
     assert routes == ["active_sales"] * 2  # the tier's route; no place taken
     assert "as_of 2099-12-31 is not within 1 days of today (2026-11-28)" in reasons[0]
     assert ledger.claim([(DAY, "d")], DAY) == [False]  # today is still full
-    again = CapacityLedger(path, leads_per_day=1, window_days=1)  # a fresh worker: same count
+    again = CapacityLedger(store_at(path), leads_per_day=1, window_days=1)  # a fresh worker
     assert again.claim([(DAY, "d"), (DAY, "a")], DAY) == [False, True]
     with pytest.raises(ValueError, match="outside the capacity window"):
         ledger.claim([(date(2099, 12, 31), "e")], DAY)
+
+
+def test_the_holdout_share_lies_within_its_binomial_interval_over_10000_leads() -> None:
+    ids = [f"lead-{i:05d}" for i in range(10_000)]
+    held = in_holdout(ids, HoldoutConfig(share=0.1, salt="2026"))
+    low, high = binom.interval(0.999, len(ids), 0.1)
+    assert low <= held.sum() <= high
+    assert (in_holdout(ids, HoldoutConfig(share=0.1, salt="2026")) == held).all()  # stable
+    other = in_holdout(ids, HoldoutConfig(share=0.1, salt="2027"))
+    assert (other != held).sum() > 1_000  # another salt draws another holdout
+
+
+def test_holdout_leads_go_by_the_rule_and_claim_places_first() -> None:
+    routing = ROUTING.model_copy(update={"holdout": HoldoutConfig(share=0.5, salt="s")})
+    ids = [f"L{i}" for i in range(40)]
+    assigned = assign_routes(ids, np.zeros(len(ids)), routing)  # tier D: nurturing
+    held = assigned.holdout
+    assert 0 < held.sum() < len(ids)
+    assert {assigned.route[i] for i in np.flatnonzero(held)} == {"active_sales"}
+    assert {assigned.route[i] for i in np.flatnonzero(~held)} == {"nurturing"}
+    assert assigned.route_reason[int(np.flatnonzero(held)[0])].startswith("holdout: 50% of leads")
+    ledger = CapacityLedger(BatchPlaces(), leads_per_day=1, window_days=0)
+    probability = np.where(held, 0.01, 0.99)  # the model would rather have the others
+    routes = ["active_sales"] * len(ids)
+    routes, _ = apply_capacity(
+        [(lead, DAY) for lead in ids],
+        claim_order(probability, held),
+        routes,
+        [""] * len(ids),
+        ledger,
+        DAY,
+    )
+    winner = routes.index("active_sales")
+    assert held[winner] and routes.count("active_sales") == 1
