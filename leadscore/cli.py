@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from features.errors import LeadscoreError
 from leadscore.commands import (
+    audit,
     features,
     funnel,
     import_,
@@ -22,6 +23,7 @@ from leadscore.commands import (
     rollback,
     serve,
     simulate,
+    store,
     train,
     tune,
     validate,
@@ -31,6 +33,7 @@ from leadscore.commands import (
 COMMANDS = (
     simulate,
     import_,
+    store,
     features,
     train,
     tune,
@@ -39,6 +42,7 @@ COMMANDS = (
     serve,
     funnel,
     rescore,
+    audit,
     validate,
 )
 

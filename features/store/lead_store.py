@@ -211,7 +211,10 @@ class LeadStore:
         }
         with self.engine.connect() as connection:
             return {
-                name: [dict(r) for r in connection.execute(query).mappings()]
+                # Column names arrive as SQLAlchemy's str subclass: plain str for callers.
+                name: [
+                    {str(k): v for k, v in r.items()} for r in connection.execute(query).mappings()
+                ]
                 for name, query in queries.items()
             }
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from training.registry import Registry
 
 
-def data_option(parser: argparse.ArgumentParser, help: str = "data folder") -> None:
+def data_option(
+    parser: argparse.ArgumentParser, help: str = "data folder, or a lead store URL"
+) -> None:
     parser.add_argument("--data", required=True, help=help)
 
 

@@ -14,7 +14,7 @@ DESCRIPTION = (
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="data folder holding leads, events and stages")
+    parser.add_argument("data", help="data folder (leads, events, stages) or a lead store URL")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from harness import POLICY, TOKEN, TRAINING, Server, Store, procedure, start_server
+from postgres import postgres_server
 
+from features.store.lead_store import LeadStore
 from features.tables import LeadData, load_data
 from training.train import train
 
@@ -53,3 +55,33 @@ def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     )
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/postgres.py); yields its admin URL."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty lead store at the newest schema: a SQLite file, or a new PostgreSQL
+    database on the session's server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.db"
+    else:
+        url = new_database(request.getfixturevalue("postgres"), tmp_path.name)
+    LeadStore(url).upgrade()
+    return url
+
+
+def new_database(server: str, name: str) -> str:
+    """A new, empty database on `server` (dropped first if a rerun left one)."""
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in name.lower())[:50]
+    admin = LeadStore(server)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.engine.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"

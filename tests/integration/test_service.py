@@ -30,7 +30,7 @@ from serving.config import ServeConfig
 from serving.decode import Decoder
 from serving.example import EXAMPLE_LEAD
 from serving.intake import to_records
-from serving.routing import CapacityLedger, apply_capacity
+from serving.routing import BatchPlaces, CapacityLedger, apply_capacity, claim_order
 from serving.schemas import LeadIn, answer_json
 from serving.scorer import score_records
 from training.policy import EconomicsConfig, Policy, RoutingConfig
@@ -48,7 +48,6 @@ def expected(
     store: Store,
     server: Server,
     payloads: list[dict[str, Any]],
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> list[dict[str, Any]]:
     """What the in-process scorer answers for the same leads, as JSON, routed by the server's
     rules (their as_of days all lie outside the capacity window: no place is claimed)."""
@@ -64,13 +63,12 @@ def expected(
     scores = score_records(pair, records, as_of, Policy(routing=routing, economics=economics))
     assert routing.capacity is not None
     ledger = CapacityLedger(
-        tmp_path_factory.mktemp("ledger") / "places.sqlite",
-        routing.capacity.leads_per_day,
-        routing.capacity.window_days,
+        BatchPlaces(), routing.capacity.leads_per_day, routing.capacity.window_days
     )
     days = [(lead.lead_id, moment.date()) for lead, moment in zip(leads, as_of, strict=True)]
+    order = claim_order(scores.probability, scores.holdout)
     route, reason = apply_capacity(
-        days, scores.probability, scores.route, scores.route_reason, ledger, now.date()
+        days, order, scores.route, scores.route_reason, ledger, now.date()
     )
     answers = replace(scores, route=route, route_reason=reason).to_dicts()
     return [json.loads(answer_json(answer)) for answer in answers]

@@ -3,8 +3,6 @@ the tests start themselves (tests/postgres.py)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,35 +13,14 @@ from features.store.lead_store import LeadStore
 from features.store.records import Event, Lead, UnknownLeads
 from features.tables import load_data
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from postgres import postgres_server  # noqa: E402
-
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> LeadStore:
-    """A fresh store at the newest schema: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/store.db"
-    else:
-        server = request.getfixturevalue("postgres")
-        name = f"t{abs(hash(request.node.name)) % 10**9}"
-        admin = LeadStore(server)
-        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.engine.dispose()
-        url = server.rsplit("/", 1)[0] + f"/{name}"
-    fresh = LeadStore(url)
-    assert fresh.revision() is None
-    assert fresh.upgrade() == "0001"
+@pytest.fixture
+def store(store_url: str) -> LeadStore:
+    """A fresh store at the newest schema, on each backend (conftest.py)."""
+    fresh = LeadStore(store_url)
+    assert fresh.revision() == "0001"
     return fresh
 
 
@@ -84,13 +61,11 @@ def test_events_are_stored_once_and_unknown_leads_refuse_the_batch(store: LeadSt
 
 
 def test_who_brought_a_lead_is_kept_with_every_change(store: LeadStore) -> None:
-    assert store.put_lead(lead(), "crm", NOW) == ["source", "partner_id", "owner_id"]
-    assert store.put_lead(lead(), "crm", NOW + timedelta(hours=1)) == []
+    assert store.put_lead(lead(), "crm", NOW) == (True, ["source", "partner_id", "owner_id"])
+    assert store.put_lead(lead(), "crm", NOW + timedelta(hours=1)) == (False, [])
     later = NOW + timedelta(days=2)
-    assert store.put_lead(lead(partner_id="P9", owner_id="rep_2"), "alice", later) == [
-        "partner_id",
-        "owner_id",
-    ]
+    changed = store.put_lead(lead(partner_id="P9", owner_id="rep_2"), "alice", later)
+    assert changed == (False, ["partner_id", "owner_id"])
     trail = store.trail("L1")["attribution"]
     partners = [(r["value"], r["changed_by"]) for r in trail if r["field"] == "partner_id"]
     assert partners == [("P7", "crm"), ("P9", "alice")]
