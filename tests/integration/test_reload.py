@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import FEATURES, TRAINING, Server, Store, sample_payloads, start_server, using
+from harness import TRAINING, Server, Store, sample_payloads, start_server, using
 
 from features.tables import LeadData
 from serving.example import EXAMPLE_LEAD
@@ -94,7 +94,7 @@ def test_a_promotion_under_load_is_served_within_the_check_period_without_a_fail
     try:
         time.sleep(1)
         with using(registry_copy):
-            decision = promote(data, FEATURES, TRAINING, force=True)
+            decision = promote(data, TRAINING, force=True)
         promoted = time.monotonic()
         assert decision.promoted and decision.challenger == 2
         time.sleep(2 * CHECK_SECONDS + 3)
