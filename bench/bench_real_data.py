@@ -44,19 +44,26 @@ from features.snapshots import build_snapshots  # noqa: E402
 from features.tables import LeadData, load_data  # noqa: E402
 from features.vectors import table_features, to_matrix  # noqa: E402
 from leadscore.importers import import_export, mapping_path  # noqa: E402
-from leadscore.settings import load_config  # noqa: E402
-from training import registry  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
+from leadscore.settings import (  # noqa: E402
+    default_config,
+    load_config,
+    load_policy,
+    registry_config,
+    tuned_params,
+)
+from training.config import Procedure, TrainConfig  # noqa: E402
 from training.dataset import build_training_set  # noqa: E402
 from training.folds import unit_hash  # noqa: E402
 from training.intervals import LeadBootstrap  # noqa: E402
 from training.linear import LinearBase  # noqa: E402
 from training.metrics import expected_calibration_error  # noqa: E402
+from training.registry import Registry  # noqa: E402
 from training.train import train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CUT_SHARE = 0.8  # time sets: trained on the data as it stood when 80% of the leads existed
 HOLDOUT_SHARE = 0.15  # X Education: leads held out per seed
+POLICY = load_policy(default_config("routing"), default_config("economics"))
 # (kind, folder under DATA, leaky columns kept, published figures from the set's SOURCE.md)
 SETS = {
     "x-education": (
@@ -133,7 +140,10 @@ def holdout_scores(
     the logistic regression fitted on the same rows."""
     features = load_config(folder / "features.yaml", FeatureConfig)
     config = load_config(folder / "train.yaml", TrainConfig)
-    result = train(trained_on, folder, features, config)
+    params, source = tuned_params(config)
+    procedure = Procedure(features=features, train=config, params=params, params_from=source)
+    registry = Registry(registry_config())
+    result = train(trained_on, procedure, POLICY, registry)
     model = registry.load_conversion(
         result.conversion.version, work / f"v{result.conversion.version}"
     )

@@ -83,10 +83,12 @@ def requests_of(data_folder: Path, env: dict[str, str]) -> dict[str, Any]:
 
     from features.tables import load_data
     from features.vectors import LeadRecord, block_frame, record_features
-    from training import registry
+    from leadscore.settings import registry_config
+    from training.pair import CONVERSION
+    from training.registry import CHAMPION, Registry
 
     data = load_data(data_folder)
-    registry.configure()
+    registry = Registry(registry_config())
     with_many = (
         data.events.group_by("lead_id").len().filter(pl.col("len") >= EVENTS_PER_LEAD).head(LEADS)
     )
@@ -129,7 +131,7 @@ def requests_of(data_folder: Path, env: dict[str, str]) -> dict[str, Any]:
             )
         )
         moments.append(as_of)
-    version = registry.version_of(registry.CONVERSION, registry.CHAMPION)
+    version = registry.version_of(CONVERSION, CHAMPION)
     spec = registry.load_conversion(version, OUT / "service-model").spec
     frame = block_frame(spec, record_features(spec, records, moments)).drop("lead_id", "as_of")
     columns = frame.columns
@@ -299,21 +301,18 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     from datetime import UTC, datetime
 
     from features.vectors import record_features, to_matrix
-    from leadscore.settings import default_config, load_config
-    from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
+    from leadscore.settings import default_config, load_config, load_policy, registry_config
+    from serving.config import ServeConfig
     from serving.decode import Decoder
     from serving.explain import input_notes, split_scores, top_reasons
     from serving.intake import to_records
     from serving.schemas import answer_json, batch_in
-    from serving.scorer import ModelPair, score_records
-    from training import registry
+    from serving.scorer import score_records
+    from training.registry import Registry
 
-    pair = ModelPair.load(
-        registry.version_of(registry.CONVERSION, registry.CHAMPION),
-        registry.version_of(registry.VELOCITY, registry.CHAMPION),
-    )
-    routing = load_config(default_config("routing"), RoutingConfig)
-    economics = load_config(default_config("economics"), EconomicsConfig)
+    registry = Registry(registry_config())
+    pair = registry.load_pair(*registry.champion_versions())
+    policy = load_policy(default_config("routing"), default_config("economics"))
     serve = load_config(default_config("serve"), ServeConfig)  # as the service
     threads, events = serve.batch_threads, serve.max_events_per_request
     spec, model = pair.conversion.spec, pair.conversion
@@ -323,7 +322,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
     phi = model.contributions(X, threads)
-    scores = score_records(pair, records, as_of, routing, economics, threads=threads)
+    scores = score_records(pair, records, as_of, policy, threads=threads)
     steps = {
         "decode + validate JSON (msgspec)": lambda: decode(batch_body),
         "intake (as_of, times, attribute checks)": lambda: to_records(

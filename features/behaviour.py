@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.catalog import Behaviour
 from features.config import FeatureConfig
 from features.contract import OTHER_EVENT
 
@@ -62,98 +63,165 @@ class EventIndex:
         return np.clip(t_ms - self.t0, 0, self.span)
 
 
-def behaviour_matrix(
-    index: EventIndex,
+class _Lookup:
+    """What rows (lead, as_of) find in the index, per event type; each array built once and
+    shared by every column that needs it."""
+
+    def __init__(self, index: EventIndex, lead_codes: np.ndarray, as_of_ms: np.ndarray) -> None:
+        self.index = index
+        self.base = (lead_codes[:, None] * index.n_types + np.arange(index.n_types)) * index.span
+        self.as_of = as_of_ms[:, None]
+        self.end = np.searchsorted(index.type_keys, self.base + index.rel(self.as_of))
+        # With no events at all there is nothing to look up (every count is 0).
+        self.keys = index.type_keys if len(index.type_keys) else np.zeros(1, dtype=np.int64)
+        self.rel_as_of = (self.as_of - index.t0).astype(np.float64)
+        self._start: dict[int | None, np.ndarray] = {
+            None: np.searchsorted(index.type_keys, self.base)
+        }
+        self._count: dict[int | None, np.ndarray] = {}
+        self._since: dict[tuple[str, int | None], np.ndarray] = {}
+
+    def start(self, window: int | None) -> np.ndarray:
+        """Position of each (row, type)'s first event within the window (None: ever)."""
+        if window not in self._start:
+            since = self.index.rel(self.as_of - window * DAY_MS)
+            self._start[window] = np.searchsorted(self.index.type_keys, self.base + since)
+        return self._start[window]
+
+    def count(self, window: int | None) -> np.ndarray:
+        if window not in self._count:
+            self._count[window] = self.end - self.start(window)
+        return self._count[window]
+
+    def days_since(self, end: str, window: int | None) -> np.ndarray:
+        """Days from the `end` ("last" or "first") event within the window to as_of; NaN
+        where there is none."""
+        if (end, window) not in self._since:
+            at = np.maximum(self.end - 1, 0) if end == "last" else self.start(window)
+            rel = self.keys[np.minimum(at, len(self.keys) - 1)] % self.index.span
+            days = np.where(self.count(window) > 0, (self.rel_as_of - rel) / DAY_MS, np.nan)
+            self._since[end, window] = days
+        return self._since[end, window]
+
+    def active_days(self, lead_codes: np.ndarray) -> np.ndarray:
+        lead_base = lead_codes * self.index.span
+        upto = self.index.rel(self.as_of[:, 0])
+        day_keys = self.index.day_keys
+        return np.searchsorted(day_keys, lead_base + upto) - np.searchsorted(day_keys, lead_base)
+
+
+def _nan_reduce(values: np.ndarray, lowest: bool) -> np.ndarray:
+    """Per row, the lowest (or highest) value over the chosen types, ignoring NaN."""
+    fill = np.inf if lowest else -np.inf
+    filled = np.where(np.isnan(values), fill, values)
+    out = filled.min(axis=1) if lowest else filled.max(axis=1)
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+@dataclass(frozen=True)
+class BehaviourPlan:
+    """A behaviour table against event type codes: the one code path from declarations to
+    columns. Features of one event type that share an aggregate and window are taken from the
+    per-type arrays in one slice; the rest are computed one by one."""
+
+    features: tuple[Behaviour, ...]
+    codes: dict[str, int]
+    # (aggregate, window) -> (output columns, the event type code of each)
+    sliced: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray]]
+    single: tuple[int, ...]  # output columns computed one by one
+
+    @classmethod
+    def build(cls, features: tuple[Behaviour, ...], codes: dict[str, int]) -> BehaviourPlan:
+        unknown = {e for f in features for e in f.events or () if e not in codes}
+        if unknown:
+            raise ValueError(f"behaviour table: unknown event types {sorted(unknown)}")
+        groups: dict[tuple[str, int | None], list[tuple[int, int]]] = {}
+        single = []
+        for j, feature in enumerate(features):
+            if (
+                feature.events is not None
+                and len(feature.events) == 1
+                and feature.aggregate in ("count", "days_since_last", "days_since_first", "flag")
+            ):
+                key = (feature.aggregate, feature.window_days)
+                groups.setdefault(key, []).append((j, codes[feature.events[0]]))
+            else:
+                single.append(j)
+        sliced = {
+            key: (np.array([j for j, _ in pairs]), np.array([code for _, code in pairs]))
+            for key, pairs in groups.items()
+        }
+        return cls(features, codes, sliced, tuple(single))
+
+    def matrix(
+        self,
+        index: EventIndex,
+        lead_codes: np.ndarray,
+        as_of_ms: np.ndarray,
+        created_ms: np.ndarray,
+    ) -> np.ndarray:
+        """The behaviour columns, in table order, for rows (lead, as_of)."""
+        lead_codes = np.asarray(lead_codes, dtype=np.int64)
+        as_of_ms = np.asarray(as_of_ms, dtype=np.int64)
+        at = _Lookup(index, lead_codes, as_of_ms)
+        out = np.empty((len(lead_codes), len(self.features)))
+        for (aggregate, window), (columns, codes) in self.sliced.items():
+            out[:, columns] = _per_type(at, aggregate, window)[:, codes]
+        for j in self.single:
+            feature = self.features[j]
+            types = (
+                slice(None) if feature.events is None else [self.codes[e] for e in feature.events]
+            )
+            out[:, j] = _column(at, feature, types, lead_codes, created_ms, as_of_ms)
+        return out
+
+
+def _per_type(at: _Lookup, aggregate: str, window: int | None) -> np.ndarray:
+    if aggregate == "count":
+        return at.count(window)
+    if aggregate == "flag":
+        return at.count(window) > 0
+    if aggregate == "days_since_first":
+        return at.days_since("first", window)
+    return _since_last(at, window)
+
+
+def _since_last(at: _Lookup, window: int | None) -> np.ndarray:
+    """Days since the latest event; with a window, NaN where it lies before the window."""
+    days = at.days_since("last", None)
+    return days if window is None else np.where(at.count(window) > 0, days, np.nan)
+
+
+def _column(
+    at: _Lookup,
+    feature: Behaviour,
+    types: slice | list[int],
     lead_codes: np.ndarray,
-    as_of_ms: np.ndarray,
     created_ms: np.ndarray,
-    config: FeatureConfig,
+    as_of_ms: np.ndarray,
 ) -> np.ndarray:
-    """Behaviour features (columns as `spec.behaviour_names`) for rows (lead, as_of)."""
-    lead_codes = np.asarray(lead_codes, dtype=np.int64)
-    as_of_ms = np.asarray(as_of_ms, dtype=np.int64)
-    n_rows, n_types = len(lead_codes), index.n_types
-    base = (lead_codes[:, None] * n_types + np.arange(n_types)) * index.span  # (rows, types)
-    as_of = as_of_ms[:, None]
-    end = np.searchsorted(index.type_keys, base + index.rel(as_of))
-    start = np.searchsorted(index.type_keys, base)
-    count_all = end - start
-
-    def count_since(days: int) -> np.ndarray:
-        return end - np.searchsorted(index.type_keys, base + index.rel(as_of - days * DAY_MS))
-
-    windows = {w: count_since(w) for w in config.windows_days}
-    has = count_all > 0
-    # With no events at all there is nothing to look up (has is False everywhere).
-    keys = index.type_keys if len(index.type_keys) else np.zeros(1, dtype=np.int64)
-    last_rel = keys[np.maximum(end - 1, 0)] % index.span
-    first_rel = keys[np.minimum(start, len(keys) - 1)] % index.span
-    rel_as_of = (as_of - index.t0).astype(np.float64)
-    since_last = np.where(has, (rel_as_of - last_rel) / DAY_MS, np.nan)
-    since_first = np.where(has, (rel_as_of - first_rel) / DAY_MS, np.nan)
-
-    per_type = np.empty((n_rows, n_types, len(windows) + 3))
-    for j, w in enumerate(config.windows_days):
-        per_type[:, :, j] = windows[w]
-    per_type[:, :, len(windows)] = count_all
-    per_type[:, :, len(windows) + 1] = since_last
-    per_type[:, :, len(windows) + 2] = since_first
-
-    recent = config.trend_recent_days
-    any_recent = count_since(recent).sum(axis=1)
-    any_baseline = count_since(recent + config.trend_baseline_days).sum(axis=1) - any_recent
-    expected_recent = any_baseline * recent / config.trend_baseline_days
-    lead_base = lead_codes * index.span
-    active_days = np.searchsorted(
-        index.day_keys, lead_base + index.rel(as_of_ms)
-    ) - np.searchsorted(index.day_keys, lead_base)
-    any_since_last = np.where(has, since_last, np.inf).min(axis=1)
-    any_since_last[np.isinf(any_since_last)] = np.nan
-    type_pos = event_type_codes(config)
-    intent = _intent_block(index, base, end, as_of, rel_as_of, windows, since_last, keys, config)
-    extra = np.column_stack(
-        [
-            *(windows[w].sum(axis=1) for w in config.windows_days),
-            count_all.sum(axis=1),
-            any_since_last,
-            active_days,
-            (any_recent + 1.0) / (expected_recent + 1.0),
-            (as_of_ms - np.asarray(created_ms, dtype=np.int64)) / DAY_MS,
-            count_all[:, type_pos["webinar_registered"]] > 0,
-            count_all[:, type_pos["webinar_attended"]] > 0,
-            count_all[:, type_pos["unsubscribe"]] > 0,
-        ]
-    ).astype(np.float64)
-    return np.hstack([per_type.reshape(n_rows, n_types * per_type.shape[2]), extra, intent])
-
-
-def _intent_block(
-    index: EventIndex,
-    base: np.ndarray,
-    end: np.ndarray,
-    as_of: np.ndarray,
-    rel_as_of: np.ndarray,
-    windows: dict[int, np.ndarray],
-    since_last: np.ndarray,
-    keys: np.ndarray,
-    config: FeatureConfig,
-) -> np.ndarray:
-    """Buying-intent events taken together: counts, recency, and how long a burst has run.
-
-    `intent_days_since_first_{N}d` dates the first intent event of the last N days: the age of
-    the current burst, which says how far into a buying window the lead is.
-    """
-    cols = [event_type_codes(config)[name] for name in config.intent_event_types]
-    onset = config.intent_onset_days
-    start = np.searchsorted(index.type_keys, base[:, cols] + index.rel(as_of - onset * DAY_MS))
-    seen = end[:, cols] > start
-    first_rel = keys[np.minimum(start, len(keys) - 1)] % index.span
-    burst = np.where(seen, (rel_as_of - first_rel) / DAY_MS, -np.inf).max(axis=1)
-    burst[np.isinf(burst)] = np.nan
-    last = np.where(np.isnan(since_last[:, cols]), np.inf, since_last[:, cols]).min(axis=1)
-    last[np.isinf(last)] = np.nan
-    counts = [windows[w][:, cols].sum(axis=1) for w in config.windows_days]
-    return np.column_stack([*counts, last, burst]).astype(np.float64)
+    """One feature over several event types (or none)."""
+    window = feature.window_days
+    match feature.aggregate:
+        case "count":
+            return at.count(window)[:, types].sum(axis=1)
+        case "flag":
+            return at.count(window)[:, types].sum(axis=1) > 0
+        case "days_since_last":
+            return _nan_reduce(_since_last(at, window)[:, types], lowest=True)
+        case "days_since_first":
+            return _nan_reduce(at.days_since("first", window)[:, types], lowest=False)
+        case "trend":
+            recent = at.count(window)[:, types].sum(axis=1)
+            before = at.count(window + feature.baseline_days)[:, types].sum(axis=1) - recent
+            expected = before * window / feature.baseline_days
+            return (recent + 1.0) / (expected + 1.0)
+        case "active_days":
+            return at.active_days(lead_codes)
+        case "age":
+            return (as_of_ms - np.asarray(created_ms, dtype=np.int64)) / DAY_MS
+    raise ValueError(f"{feature.name}: unknown aggregate {feature.aggregate!r}")
 
 
 def event_type_codes(config: FeatureConfig) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Typed settings of the feature pipeline and of training snapshots (configs/features.yaml)."""
+"""Typed settings of the feature pipeline and of training snapshots (configs/features.yaml),
+and the one base every config model of leadscore is built on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from features.contract import KNOWN_EVENT_TYPES
 
 FLAGGED_EVENTS = ("webinar_registered", "webinar_attended", "unsubscribe")
+
+
+class FrozenConfig(BaseModel):
+    """A config model: a key it does not know is an error, not a silent default, and once
+    read it cannot change under the code that holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 INTENT_EVENTS = (
     "pricing_view",
     "demo_request",
@@ -17,10 +27,8 @@ INTENT_EVENTS = (
 )
 
 
-class FeatureConfig(BaseModel):
+class FeatureConfig(FrozenConfig):
     """What the features look at; the fitted FeatureSpec records these with the model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(1, ge=1, description="bump when a feature's definition changes")
     windows_days: tuple[int, ...] = Field((1, 7, 30, 90), min_length=1)

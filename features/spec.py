@@ -21,44 +21,31 @@ import numpy as np
 import polars as pl
 
 from features import contract as c
+from features.behaviour import BehaviourPlan, event_type_codes
+from features.catalog import Behaviour, behaviour_table
 from features.config import FeatureConfig
 from features.errors import LeadscoreError
 
 SPEC_FORMAT = 1
 
 
-def behaviour_names(config: FeatureConfig) -> list[str]:
-    """Names of the event-derived features, in matrix order (`<event>_<agg>_<window>`)."""
-    names: list[str] = []
-    for event in (*config.event_types, c.OTHER_EVENT):
-        names += [f"{event}_count_{w}d" for w in config.windows_days]
-        names += [f"{event}_count_all", f"{event}_days_since_last", f"{event}_days_since_first"]
-    names += [f"any_count_{w}d" for w in config.windows_days]
-    names += [
-        "any_count_all",
-        "any_days_since_last",
-        "any_active_days_all",
-        f"any_trend_{config.trend_recent_days}d_vs_{config.trend_baseline_days}d",
-        "lead_age_days",
-        "webinar_registered_flag_all",
-        "webinar_attended_flag_all",
-        "unsubscribe_flag_all",
-    ]
-    names += [f"intent_count_{w}d" for w in config.windows_days]
-    names += ["intent_days_since_last", f"intent_days_since_first_{config.intent_onset_days}d"]
-    return names
-
-
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Feature config plus what was learned from training data: attribute kinds, categories."""
+    """Feature config plus what was learned from training data: attribute kinds, categories.
+
+    `behaviour` is the behaviour feature table (features/catalog.py); empty means the table of
+    `config`, which is what every stored model reads.
+    """
 
     config: FeatureConfig
     categories: dict[str, tuple[str, ...]]
     numeric: tuple[str, ...]
+    behaviour: tuple[Behaviour, ...] = ()
     _lookup: dict[str, dict[str, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.behaviour:
+            object.__setattr__(self, "behaviour", behaviour_table(self.config))
         lookup = {
             name: {v: i for i, v in enumerate(cats)} for name, cats in self.categories.items()
         }
@@ -84,7 +71,12 @@ class FeatureSpec:
 
     @cached_property
     def behaviour_names(self) -> list[str]:
-        return behaviour_names(self.config)
+        return [feature.name for feature in self.behaviour]
+
+    @cached_property
+    def behaviour_plan(self) -> BehaviourPlan:
+        """How the behaviour columns are computed, worked out once per spec."""
+        return BehaviourPlan.build(self.behaviour, event_type_codes(self.config))
 
     @cached_property
     def static_names(self) -> list[str]:

@@ -55,6 +55,11 @@ class LeadData:
             self.stages.filter(pl.col(c.TS) < moment),
         )
 
+    def as_of(self, moment: datetime | None) -> tuple[LeadData, datetime]:
+        """What every --as-of means: the data as it stood at `moment`, and that moment; with
+        none given, all of the data, as of its end."""
+        return (self, self.end) if moment is None else (self.known_at(moment), moment)
+
 
 def parse_utc(column: str) -> pl.Expr:
     """ISO-8601 strings to UTC timestamps; naive times are taken as UTC, garbage as null."""

@@ -1,9 +1,10 @@
 """Feature vectors for (lead, as_of) rows: from a data folder, or from leads in a request.
 
 Both entry points turn their input into the same arrays (lead row, event type code, epoch ms)
-and call `behaviour_matrix` — one code path; only the unpacking differs. A `FeatureBlock`
-keeps static attributes raw (strings stay strings) so that `leadscore features` writes
-readable values; `to_matrix` encodes them with a fitted spec into what LightGBM reads.
+and compute the spec's behaviour table from them — one code path; only the unpacking differs.
+A `FeatureBlock` keeps static attributes raw (strings stay strings) so that `leadscore
+features` writes readable values; `to_matrix` encodes them with a fitted spec into what
+LightGBM reads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from features import contract as c
-from features.behaviour import EventIndex, behaviour_matrix, event_type_codes
+from features.behaviour import EventIndex, event_type_codes
 from features.errors import LeadscoreError
 from features.spec import FeatureSpec
 from features.tables import LeadData
@@ -103,12 +104,11 @@ def table_features(
     as_of_ms = np.asarray(as_of_ms, dtype=np.int64)
     behaviour = np.vstack(
         [
-            behaviour_matrix(
+            spec.behaviour_plan.matrix(
                 index,
                 lead_rows[s : s + CHUNK_ROWS],
                 as_of_ms[s : s + CHUNK_ROWS],
                 created[s : s + CHUNK_ROWS],
-                spec.config,
             )
             for s in range(0, max(len(lead_rows), 1), CHUNK_ROWS)
         ]
@@ -137,7 +137,7 @@ def record_features(
     )
     as_of_ms = np.array([to_ms(t) for t in as_of], dtype=np.int64)
     created = np.array([to_ms(lead.created_at) for lead in leads], dtype=np.int64)
-    behaviour = behaviour_matrix(index, np.arange(len(leads)), as_of_ms, created, spec.config)
+    behaviour = spec.behaviour_plan.matrix(index, np.arange(len(leads)), as_of_ms, created)
     static = {name: [_static_value(lead, name) for lead in leads] for name in spec.static_names}
     return FeatureBlock([lead.lead_id for lead in leads], as_of_ms, behaviour, static)
 

@@ -1,81 +1,21 @@
-"""Typed settings of the scoring service: routing policy, lead economics and the server itself.
+"""Typed settings of the scoring service: the server itself, and everything a worker gets.
 
-`leadscore serve` reads configs/routing.yaml, economics.yaml and serve.yaml into these models
+`leadscore serve` reads configs/serve.yaml, the policy (configs/routing.yaml and
+economics.yaml, training/policy.py) and the registry setting into these models
 (leadscore/settings.py) and hands them to the service whole, as one `ServiceSettings`, so
 every worker process scores with exactly what the command line resolved.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-Route = Literal["active_sales", "nurturing"]
-ACTIVE_SALES: Route = "active_sales"
-NURTURING: Route = "nurturing"
+from features.config import FrozenConfig
+from training.config import RegistryConfig
+from training.policy import Policy
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TierRule(_Frozen):
-    """A lead whose score reaches `min_score` (and no better tier's) gets `tier` and `route`."""
-
-    tier: str = Field(min_length=1, max_length=8)
-    min_score: float = Field(ge=0, le=100)
-    route: Route
-
-
-class CapacityConfig(_Frozen):
-    """At most reps × leads_per_rep_per_day different leads a day go to active sales.
-
-    Only days within `window_days` of the server's own date count: a request about another
-    day (a replay, a far-future as_of) neither takes nor frees a place of today's.
-    """
-
-    reps: int = Field(ge=1)
-    leads_per_rep_per_day: int = Field(ge=1)
-    window_days: int = Field(1, ge=0, le=7, description="days either side of today that count")
-
-    @property
-    def leads_per_day(self) -> int:
-        return self.reps * self.leads_per_rep_per_day
-
-
-class RoutingConfig(_Frozen):
-    """Tiers from the best down, each with its route, and an optional daily capacity."""
-
-    tiers: tuple[TierRule, ...] = Field(min_length=1)
-    capacity: CapacityConfig | None = None
-
-    @model_validator(mode="after")
-    def _tiers_cover_every_score(self) -> RoutingConfig:
-        floors = [rule.min_score for rule in self.tiers]
-        if any(a <= b for a, b in zip(floors, floors[1:], strict=False)):
-            raise ValueError("tiers: min_score must fall strictly from the first tier to the last")
-        if floors[-1] != 0:
-            raise ValueError("tiers: the last tier must have min_score 0, so every lead has one")
-        names = [rule.tier for rule in self.tiers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"tiers: names must be unique, got {names}")
-        return self
-
-
-class EconomicsConfig(_Frozen):
-    """What a sales-qualified lead is worth: P(contract | SQL) × MRR × months a customer stays."""
-
-    mrr_pln: float = Field(gt=0, description="monthly recurring revenue of a contract, PLN")
-    lifetime_months: float = Field(gt=0, description="months an average customer stays")
-    sql_to_contract_rate: float = Field(gt=0, le=1, description="share of SQLs that sign")
-
-    @property
-    def value_of_sql_pln(self) -> float:
-        return self.sql_to_contract_rate * self.mrr_pln * self.lifetime_months
-
-
-class ServeConfig(_Frozen):
+class ServeConfig(FrozenConfig):
     """The HTTP server: where it listens, how many workers, limits and the reload period."""
 
     host: str = "127.0.0.1"
@@ -106,9 +46,9 @@ class ServeConfig(_Frozen):
     )
 
 
-class ServiceSettings(_Frozen):
+class ServiceSettings(FrozenConfig):
     """Everything a worker needs besides the models; travels as BentoML's service arguments."""
 
     serve: ServeConfig
-    routing: RoutingConfig
-    economics: EconomicsConfig
+    policy: Policy
+    registry: RegistryConfig

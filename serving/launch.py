@@ -16,17 +16,16 @@ from features.errors import LeadscoreError
 from serving.config import ServiceSettings
 from serving.example import curl_command
 from serving.guard import TOKEN_ENV, api_token
-from serving.scorer import champion_versions
-from training import registry
+from training.pair import CONVERSION, VELOCITY
+from training.registry import Registry
 
 SERVICE = "serving.service:LeadScoring"
 
 
-def check_champions() -> tuple[int, int]:
+def check_champions(settings: ServiceSettings) -> tuple[int, int]:
     """Versions of both champions; LeadscoreError (one clear line) when either is missing."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "creating tables" chatter
-    registry.configure()
-    return champion_versions()
+    return Registry(settings.registry).champion_versions()
 
 
 def check_address(host: str, port: int) -> None:
@@ -44,21 +43,19 @@ def check_address(host: str, port: int) -> None:
 def serve(settings: ServiceSettings) -> None:
     """Serve until interrupted (blocking)."""
     token = api_token()  # a blank token is refused here, before anything starts
-    conversion, velocity = check_champions()
+    conversion, velocity = check_champions(settings)
     check_address(settings.serve.host, settings.serve.port)
     ledger = str(Path(settings.serve.capacity_ledger).resolve())
     settings = settings.model_copy(
         update={"serve": settings.serve.model_copy(update={"capacity_ledger": ledger})}
     )
-    # Each model reload would otherwise draw a download progress bar into the server log.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # A fresh connection at every alias check: a pooled SQLite connection would keep reading a
     # moved or deleted registry file and never notice that the registry is gone.
     os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     url = f"http://{settings.serve.host}:{settings.serve.port}"
     token_env = TOKEN_ENV if token else None
     print(
-        f"serving {registry.CONVERSION} v{conversion} + {registry.VELOCITY} v{velocity} "
+        f"serving {CONVERSION} v{conversion} + {VELOCITY} v{velocity} "
         f"on {url} with {settings.serve.workers} workers; ready when {url}/readyz says so "
         f"(about 10 s). Docs: {url}/ — try:\n\n  {curl_command(url, token_env)}\n",
         flush=True,

@@ -17,45 +17,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlflow import MlflowClient
-
-from serving.scorer import ModelPair
-from training import registry
+from training.pair import CONVERSION, VELOCITY, Champions, ModelPair
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Champions:
-    """What the champion aliases point at now, and whether both come from one run."""
-
-    conversion: int
-    velocity: int
-    same_run: bool
-
-
-def read_champions() -> Champions:
-    client = MlflowClient()
-    conversion = client.get_model_version_by_alias(registry.CONVERSION, registry.CHAMPION)
-    velocity = client.get_model_version_by_alias(registry.VELOCITY, registry.CHAMPION)
-    return Champions(
-        int(conversion.version), int(velocity.version), conversion.run_id == velocity.run_id
-    )
-
-
 class ModelHolder:
-    """The pair being served, and the thread that keeps it the champion pair."""
+    """The pair being served, and the thread that keeps it the champion pair.
+
+    `read` says what the champion aliases point at and `load` fetches a pair (the registry
+    gateway's `champions` and `load_pair`; tests script them).
+    """
 
     def __init__(
         self,
         every_seconds: float,
         timeout_seconds: float,
-        read: Callable[[], Champions] = read_champions,
-        load: Callable[[int, int], ModelPair] = ModelPair.load,
+        read: Callable[[], Champions],
+        load: Callable[[int, int], ModelPair],
         on_check: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.pair: ModelPair | None = None
@@ -104,9 +86,9 @@ class ModelHolder:
         self.pair = self._load(champions.conversion, champions.velocity)
         log.info(
             "now serving %s v%d + %s v%d (was %s)",
-            registry.CONVERSION,
+            CONVERSION,
             champions.conversion,
-            registry.VELOCITY,
+            VELOCITY,
             champions.velocity,
             f"v{current.conversion_version} + v{current.velocity_version}" if current else "none",
         )

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,19 +21,13 @@ import polars as pl
 from features import contract as c
 from features.errors import LeadscoreError
 from features.tables import LeadData
-from features.vectors import (
-    FeatureBlock,
-    leads_at,
-    open_leads,
-    table_features,
-    to_matrix,
-    to_ms,
-)
-from serving.config import ACTIVE_SALES, NURTURING, EconomicsConfig, RoutingConfig
+from features.vectors import leads_at, open_leads, table_features, to_matrix, to_ms
 from serving.publish import publish
 from serving.routing import CapacityLedger, apply_capacity
-from serving.scorer import ModelPair, Scores, champion_versions, explain_rows, score_block
-from training import registry
+from serving.scorer import Inputs, Scores, explain_rows, score_block
+from training.pair import ModelPair
+from training.policy import ACTIVE_SALES, NURTURING, Policy
+from training.registry import Registry
 
 POOLS = ("nurture", "open", "all")
 SCORES, SUMMARY = "scores.parquet", "summary.json"  # the files of an output folder
@@ -43,83 +36,99 @@ THREADS = 2  # the batch owns the machine; a request scores on one thread
 Progress = Callable[[int, int], None]
 
 
-def pool_leads(data: LeadData, as_of: datetime, pool: str) -> list[str]:
-    """Lead ids of a pool at as_of: `nurture` (latest stage NURTURE), `open`, or `all`."""
-    if pool == "open":
-        return open_leads(data, as_of)
-    if pool not in POOLS:
-        raise LeadscoreError(f"--pool must be one of {', '.join(POOLS)}, got {pool!r}")
-    leads = leads_at(data, as_of)
-    if pool == "nurture":
-        leads = leads.filter(pl.col(c.STAGE) == c.NURTURE)
-    return leads[c.LEAD_ID].to_list()
+@dataclass(frozen=True)
+class Pool:
+    """Which leads a run rescores: `nurture` (latest stage NURTURE), `open` or `all`, as of
+    a moment; with `previous` (an earlier output), the ones that moved to sales are marked."""
+
+    name: str
+    as_of: datetime
+    previous: pl.DataFrame | None = None
+
+    def lead_ids(self, data: LeadData) -> list[str]:
+        if self.name == "open":
+            return open_leads(data, self.as_of)
+        if self.name not in POOLS:
+            raise LeadscoreError(f"--pool must be one of {', '.join(POOLS)}, got {self.name!r}")
+        leads = leads_at(data, self.as_of)
+        if self.name == "nurture":
+            leads = leads.filter(pl.col(c.STAGE) == c.NURTURE)
+        return leads[c.LEAD_ID].to_list()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What moved: counts to active sales by source and partner, tiers, value, capacity.
+
+    `tier_rule_to_active_sales` is how many leads the tier rule alone would send to sales:
+    set against the capacity, it says whether sales can take what the pool offers.
+    """
+
+    as_of: str
+    pool: str
+    leads: int
+    to_active_sales: int
+    recycled: int | None  # moved from nurturing to active sales (with a previous output)
+    moved_by_source: dict[str, int]
+    moved_by_partner: dict[str, int]
+    tiers: dict[str, int]
+    expected_value_moved_pln: float
+    tier_rule_to_active_sales: int
+    capacity_per_day: int | None
+    held_back_by_capacity: int
 
 
 @dataclass(frozen=True)
 class Rescored:
     frame: pl.DataFrame
-    summary: dict[str, Any]
+    summary: Summary
 
 
 def rescore(
     data: LeadData,
     pair: ModelPair,
-    as_of: datetime,
-    pool: str,
-    routing: RoutingConfig,
-    economics: EconomicsConfig,
-    previous: pl.DataFrame | None = None,
+    pool: Pool,
+    policy: Policy,
     progress: Progress = lambda done, total: None,
 ) -> Rescored:
     """Score every lead of the pool at as_of, route it, explain the ones sent to sales."""
-    ids = pool_leads(data, as_of, pool)
+    ids = pool.lead_ids(data)
     if not ids:
-        raise LeadscoreError(f"no leads in the {pool} pool before {as_of.isoformat()}")
+        raise LeadscoreError(f"no leads in the {pool.name} pool before {pool.as_of.isoformat()}")
+    as_of_ms = np.full(len(ids), to_ms(pool.as_of))
     spec = pair.conversion.spec
-    block = table_features(data, spec, ids, np.full(len(ids), to_ms(as_of)))
+    block = table_features(data, spec, ids, as_of_ms)
     X = to_matrix(spec, block)
     velocity_X = (
         X
         if pair.same_features
-        else to_matrix(
-            pair.velocity.spec,
-            table_features(data, pair.velocity.spec, ids, np.full(len(ids), to_ms(as_of))),
-        )
+        else to_matrix(pair.velocity.spec, table_features(data, pair.velocity.spec, ids, as_of_ms))
     )
+    inputs = Inputs(block, X, velocity_X)
     parts: list[Scores] = []
     for start in range(0, len(ids), CHUNK):
         rows = np.arange(start, min(start + CHUNK, len(ids)))
-        parts.append(
-            score_block(
-                pair,
-                block.take(rows),
-                X[rows],
-                velocity_X[rows],
-                routing,
-                economics,
-                explain=False,
-                threads=THREADS,
-            )
-        )
+        parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
         progress(int(rows[-1]) + 1, len(ids))
     routes = [r for part in parts for r in part.route]
     reasons = [r for part in parts for r in part.route_reason]
     wanted = routes.count(ACTIVE_SALES)
     probability = np.concatenate([part.probability for part in parts])
-    if routing.capacity is not None:
+    capacity = policy.capacity_per_day
+    if capacity is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            ledger = CapacityLedger(Path(tmp) / "places.db", routing.capacity.leads_per_day, 0)
-            day = as_of.date()  # the batch's own day is its "today"
+            ledger = CapacityLedger(Path(tmp) / "places.db", capacity, 0)
+            day = pool.as_of.date()  # the batch's own day is its "today"
             routes, reasons = apply_capacity(
                 [(lead, day) for lead in ids], probability, routes, reasons, ledger, day
             )
             ledger.close()
     active = np.array([route == ACTIVE_SALES for route in routes])
-    explained = _explanations(pair, block, X, active)
-    frame = _frame(parts, routes, reasons, explained, data, pair)
-    if previous is not None:
-        frame = _against_previous(frame, previous)
-    return Rescored(frame, summarise(frame, routing, wanted, pool, as_of))
+    explained = _explanations(pair, inputs, active)
+    frame = _frame(parts, (routes, reasons, explained), data, pair)
+    if pool.previous is not None:
+        frame = _against_previous(frame, pool.previous)
+    return Rescored(frame, summarise(frame, pool, capacity, wanted))
 
 
 def read_previous(path: str) -> pl.DataFrame:
@@ -136,55 +145,52 @@ def read_previous(path: str) -> pl.DataFrame:
 class Written:
     folder: Path
     run_id: str
-    summary: dict[str, Any]
+    summary: Summary
 
 
 def run_rescore(
     data: LeadData,
-    as_of: datetime,
-    pool: str,
-    routing: RoutingConfig,
-    economics: EconomicsConfig,
-    previous: pl.DataFrame | None,
+    pool: Pool,
+    policy: Policy,
+    registry: Registry,
     out: Path,
     progress: Progress = lambda done, total: None,
 ) -> Written:
     """The nightly job: champions from the registry, rescore, publish the scores and the
-    summary together as the folder `out` (serving/publish.py), log the run.
+    summary together as the folder `out` (serving/publish.py), record the run.
     """
-    registry.configure()
-    pair = ModelPair.load(*champion_versions())
-    result = rescore(data, pair, as_of, pool, routing, economics, previous, progress)
+    pair = registry.load_pair(*registry.champion_versions())
+    result = rescore(data, pair, pool, policy, progress)
+    summary = asdict(result.summary)
 
     def write(folder: Path) -> None:
         result.frame.write_parquet(folder / SCORES)
-        (folder / SUMMARY).write_text(json.dumps(result.summary, indent=1))
+        (folder / SUMMARY).write_text(json.dumps(summary, indent=1))
 
     publish(out, write)
     numbers = {
         k: float(v)
-        for k, v in result.summary.items()
+        for k, v in summary.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
-    params = {"as_of": result.summary["as_of"], "pool": pool, "out": str(out)}
+    params = {"as_of": summary["as_of"], "pool": pool.name, "out": str(out)}
     params |= {
         "conversion_version": pair.conversion_version,
         "velocity_version": pair.velocity_version,
     }
-    run_id = registry.record_run(
-        "rescore", params, numbers, {"rescore_summary.json": result.summary}
-    )
-    return Written(out, run_id, result.summary)
+    with registry.run("rescore") as run:
+        run.params(params)
+        run.metrics(numbers)
+        run.json(summary, "rescore_summary.json")
+    return Written(out, run.id, result.summary)
 
 
-def _explanations(
-    pair: ModelPair, block: FeatureBlock, X: np.ndarray, active: np.ndarray
-) -> list[str | None]:
+def _explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:
     """Top reasons (JSON) for the rows routed to active sales; None elsewhere."""
     out: list[str | None] = [None] * len(active)
     rows = np.flatnonzero(active)
     if len(rows):
-        _, _, reasons = explain_rows(pair, block.take(rows), X[rows], THREADS)
+        _, _, reasons = explain_rows(pair, inputs.take(rows), THREADS)
         for i, reason in zip(rows, reasons, strict=True):
             out[i] = json.dumps(reason)
     return out
@@ -192,12 +198,13 @@ def _explanations(
 
 def _frame(
     parts: list[Scores],
-    routes: list[str],
-    reasons: list[str],
-    explained: list[str | None],
+    routed: tuple[list[str], list[str], list[str | None]],
     data: LeadData,
     pair: ModelPair,
 ) -> pl.DataFrame:
+    """The scores file: a row per lead with its route (after capacity), reason and reasons."""
+    routes, reasons, explained = routed
+
     def cat(name: str) -> np.ndarray:
         return np.concatenate([getattr(part, name) for part in parts])
 
@@ -249,34 +256,27 @@ def _against_previous(frame: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFra
     return joined.with_columns(recycled=recycled.fill_null(False))
 
 
-def summarise(
-    frame: pl.DataFrame, routing: RoutingConfig, wanted: int, pool: str, as_of: datetime
-) -> dict[str, Any]:
-    """What moved: counts to active sales by source and partner, tiers, value, capacity.
-
-    `wanted` is how many leads the tier rule alone would send to sales: set against the
-    capacity, it says whether sales can take what the pool offers.
-    """
+def summarise(frame: pl.DataFrame, pool: Pool, capacity: int | None, wanted: int) -> Summary:
+    """The summary of a scores frame; `wanted` is what the tier rule alone sent to sales."""
     to_sales = frame.filter(pl.col("route") == ACTIVE_SALES)
     moved = to_sales.filter(pl.col("recycled")) if "recycled" in frame.columns else to_sales
-    capacity = routing.capacity.leads_per_day if routing.capacity is not None else None
 
     def counts(by: str) -> dict[str, int]:
         grouped = moved.group_by(by).len().sort(["len", by], descending=[True, False])
         return {str(k): int(v) for k, v in grouped.iter_rows()}
 
     tiers = frame.group_by("tier").len().sort("tier")
-    return {
-        "as_of": as_of.isoformat(),
-        "pool": pool,
-        "leads": frame.height,
-        "to_active_sales": to_sales.height,
-        "recycled": int(frame["recycled"].sum()) if "recycled" in frame.columns else None,
-        "moved_by_source": counts(c.SOURCE),
-        "moved_by_partner": counts(c.PARTNER_ID),
-        "tiers": {str(t): int(n) for t, n in tiers.iter_rows()},
-        "expected_value_moved_pln": float(moved["expected_value_pln"].sum()),
-        "tier_rule_to_active_sales": wanted,
-        "capacity_per_day": capacity,
-        "held_back_by_capacity": wanted - to_sales.height,
-    }
+    return Summary(
+        as_of=pool.as_of.isoformat(),
+        pool=pool.name,
+        leads=frame.height,
+        to_active_sales=to_sales.height,
+        recycled=int(frame["recycled"].sum()) if "recycled" in frame.columns else None,
+        moved_by_source=counts(c.SOURCE),
+        moved_by_partner=counts(c.PARTNER_ID),
+        tiers={str(t): int(n) for t, n in tiers.iter_rows()},
+        expected_value_moved_pln=float(moved["expected_value_pln"].sum()),
+        tier_rule_to_active_sales=wanted,
+        capacity_per_day=capacity,
+        held_back_by_capacity=wanted - to_sales.height,
+    )

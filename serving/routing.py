@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.config import ACTIVE_SALES, NURTURING, Route, RoutingConfig
+from training.policy import ACTIVE_SALES, NURTURING, Route, RoutingConfig
 
 KEEP_DAYS = 7
 

@@ -22,8 +22,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
-from serving.config import Route
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD
+from training.policy import Route
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)

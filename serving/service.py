@@ -3,8 +3,8 @@
 Started by `leadscore serve` (serving/launch.py), which resolves the configs and passes them as
 the service's arguments: BentoML needs the worker count and the limits when this class is
 decorated, so the settings are read from those arguments at import — never from files or the
-environment. Each worker process loads the champion pair and keeps it current
-(serving/reload.py).
+environment. Each worker process opens the registry gateway from those settings, loads the
+champion pair and keeps it current (serving/reload.py).
 
 Bad input never costs a traceback: the guard middleware refuses what needs no parsing
 (serving/guard.py); msgspec decodes the body into the Structs of serving/schemas.py, and a
@@ -40,7 +40,7 @@ from serving.reload import ModelHolder
 from serving.routing import CapacityLedger, apply_capacity
 from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import score_records
-from training import registry
+from training.registry import Registry
 
 SETTINGS = bentoml.use_arguments(ServiceSettings)
 BATCH_FIELD = "leads"
@@ -73,9 +73,9 @@ class LeadScoring:
 
     def __init__(self) -> None:
         logging.getLogger("serving").setLevel(logging.INFO)
-        registry.configure()
+        registry = Registry(SETTINGS.registry)
         self.metrics = ServiceMetrics()
-        capacity = SETTINGS.routing.capacity
+        capacity = SETTINGS.policy.routing.capacity
         self.ledger = (
             CapacityLedger(
                 Path(SETTINGS.serve.capacity_ledger), capacity.leads_per_day, capacity.window_days
@@ -86,6 +86,8 @@ class LeadScoring:
         self.models = ModelHolder(
             SETTINGS.serve.reload_seconds,
             SETTINGS.serve.registry_timeout_seconds,
+            read=registry.champions,
+            load=registry.load_pair,
             on_check=self.metrics.checked,
         )
         self.models.start()
@@ -150,9 +152,7 @@ class LeadScoring:
         except InvalidRequest as exc:
             return self.refuse(Rejected(400, "invalid", exc.problems))
         threads = SETTINGS.serve.batch_threads if len(records) > 1 else 1
-        scores = score_records(
-            pair, records, as_of, SETTINGS.routing, SETTINGS.economics, threads=threads
-        )
+        scores = score_records(pair, records, as_of, SETTINGS.policy, threads=threads)
         if self.ledger is not None:
             routes, reasons = apply_capacity(
                 list(zip(scores.lead_ids, [moment.date() for moment in as_of], strict=True)),

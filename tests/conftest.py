@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from leadscore.settings import default_config, load_config
-from leadscore.simulate import SimulationConfig, run_simulation
+from leadscore.simulator.config import SimulationConfig
+from leadscore.simulator.simulate import run_simulation
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,10 @@ import numpy as np
 import polars as pl
 
 from features import contract as c
-from features.config import FeatureConfig
 from features.errors import LeadscoreError
 from features.spec import FeatureSpec
 from features.tables import LeadData
-from training.config import BoosterParams, TrainConfig
+from training.config import BoosterParams, Procedure, TrainConfig
 from training.dataset import TrainingSet, build_training_set
 from training.fit import Rows, best_rounds, boost
 from training.folds import Fold, backtest_folds
@@ -194,16 +193,16 @@ def check_sufficiency(ts: TrainingSet, folds: list[Fold], config: TrainConfig) -
         )
 
 
-def backtest_procedure(
-    data: LeadData, features: FeatureConfig, config: TrainConfig, params: BoosterParams
-) -> pl.DataFrame:
+def backtest_procedure(data: LeadData, procedure: Procedure) -> pl.DataFrame:
     """A training procedure's out-of-fold predictions on `data` (conversion only): lead_id,
     as_of, converted and p, what `promote` pairs two procedures on."""
+    features, config = procedure.features, procedure.train
     ts = build_training_set(data, features, config.seed)
     folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
     check_sufficiency(ts, folds, config)
     bt = cross_fit(
-        [fit_fold(prepare_fold(ts, fold, config), params, config) for fold in folds], config
+        [fit_fold(prepare_fold(ts, fold, config), procedure.params, config) for fold in folds],
+        config,
     )
     return (
         ts.rows[bt.pooled("positions")]

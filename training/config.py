@@ -1,13 +1,18 @@
-"""Typed settings of training, evaluation and promotion (configs/train.yaml)."""
+"""Typed settings of training, evaluation and promotion (configs/train.yaml), and where the
+MLflow registry lives."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
+
+from features.config import FeatureConfig, FrozenConfig
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the embedded store, under ./mlruns
 
 
-class BacktestConfig(BaseModel):
+class BacktestConfig(FrozenConfig):
     """How a training run judges itself before it refits on everything.
 
     `time`: rolling origin. The newest `test_share` of the labelled snapshots (by snapshot
@@ -18,8 +23,6 @@ class BacktestConfig(BaseModel):
     the others.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     mode: Literal["time", "random"] = "time"
     folds: int = Field(3, ge=2, le=10)
     test_share: float = Field(
@@ -28,10 +31,8 @@ class BacktestConfig(BaseModel):
     seed: int = Field(0, description="random mode: the salt of the lead-id hash")
 
 
-class BoosterParams(BaseModel):
+class BoosterParams(FrozenConfig):
     """LightGBM parameters that `leadscore tune` searches; the rest are fixed in code."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(31, ge=2)
@@ -50,10 +51,8 @@ class BoosterParams(BaseModel):
     )
 
 
-class VelocityConfig(BaseModel):
+class VelocityConfig(FrozenConfig):
     """Discrete-time hazard of signing: periods of `period_days` up to the horizon."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     period_days: int = Field(15, ge=1)
     periods: int = Field(12, ge=1, description="horizon = periods × period_days")
@@ -73,15 +72,13 @@ class VelocityConfig(BaseModel):
         return self.periods * self.period_days
 
 
-class SufficiencyConfig(BaseModel):
+class SufficiencyConfig(FrozenConfig):
     """Below these counts a model would be noise: training refuses and says so.
 
     Counted in leads, not snapshots: one converted lead looked at weekly is still one lead.
     HubSpot asks for 100 conversions, Einstein for 120. Thin backtests are not refused; their
     intervals say how thin they are.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_converted_leads: int = Field(100, ge=1)
     min_fold_converted_leads: int = Field(
@@ -90,10 +87,8 @@ class SufficiencyConfig(BaseModel):
     min_contracts: int = Field(50, ge=1)
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(FrozenConfig):
     """Everything `leadscore train` needs besides the data."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = 0
     threads: int = Field(2, ge=1)
@@ -106,9 +101,6 @@ class TrainConfig(BaseModel):
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     velocity: VelocityConfig = VelocityConfig()
     sufficiency: SufficiencyConfig = SufficiencyConfig()
-    capacity_per_day: int = Field(
-        300, ge=1, description="leads sales can take a day (100 reps × 3): recall@capacity"
-    )
     tuned_params: str | None = Field(
         "mlruns/tuned_conversion.yaml",
         description="written by `leadscore tune`; used instead of `conversion` when present",
@@ -119,3 +111,39 @@ class TrainConfig(BaseModel):
         description="a challenger whose backtest AUC trails the champion's by more is refused",
     )
     promotion_ece_tolerance: float = Field(0.005, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capacity_moved(cls, raw: object) -> object:
+        if isinstance(raw, dict) and "capacity_per_day" in raw:
+            raise ValueError(
+                "capacity_per_day moved to configs/routing.yaml (capacity: reps × "
+                "leads_per_rep_per_day), the one place sales capacity is set"
+            )
+        return raw
+
+
+class Procedure(FrozenConfig):
+    """How a model is trained: the feature and training configs and the booster parameters.
+
+    A training run records its procedure; promotion backtests two recorded procedures again
+    on the same folds to compare the models they made.
+    """
+
+    features: FeatureConfig
+    train: TrainConfig
+    params: BoosterParams
+    params_from: str = Field(
+        "configs", description="where `params` came from: the train config, or a tuned file"
+    )
+
+
+class RegistryConfig(FrozenConfig):
+    """Where runs and models live: an MLflow tracking URI, and where a new experiment keeps
+    its artifacts. Resolved once at the edge (leadscore/settings.py reads
+    MLFLOW_TRACKING_URI) and handed to the one gateway to MLflow, training/registry.py."""
+
+    tracking_uri: str = Field(DEFAULT_TRACKING_URI, min_length=1)
+    artifact_location: str | None = Field(
+        None, description="None: artifacts/ beside a SQLite store; the store's default otherwise"
+    )

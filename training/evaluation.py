@@ -11,23 +11,51 @@ from dataclasses import dataclass
 
 import numpy as np
 from lifelines.utils import concordance_index
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from features import contract as c
-from features.config import FeatureConfig
 from training.backtest import ConversionBacktest
 from training.config import TrainConfig
 from training.dataset import TrainingSet
 from training.intervals import Interval, LeadBootstrap
-from training.metrics import EPS, conversion_metrics, velocity_calibration, velocity_metrics
+from training.metrics import (
+    EPS,
+    expected_calibration_error,
+    lift_at,
+    recall_at_capacity,
+    velocity_calibration,
+    velocity_metrics,
+)
+from training.models import VELOCITY_DAYS
 from training.velocity import VelocityBacktest
 
-VELOCITY_DAYS = (30, 60, 90)
+
+def evaluate(
+    y: np.ndarray, p: np.ndarray, day: np.ndarray, capacity: float | None
+) -> dict[str, float]:
+    """The test-period figures of conversion probabilities `p`: what the backtests log, what
+    promotion compares. `capacity` is the leads a day sales takes among these rows (see
+    `capacity_per_snapshot_day`); None leaves out recall at capacity."""
+    clipped = np.clip(p, EPS, 1 - EPS)
+    figures = {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, clipped, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "lift_top_decile": lift_at(y, p, 0.1),
+    }
+    if capacity is not None:
+        figures["recall_at_capacity"] = recall_at_capacity(y, p, day, capacity)
+    return figures | {"base_rate": float(y.mean()), "mean_prediction": float(p.mean())}
 
 
-def capacity_per_snapshot_day(features: FeatureConfig, config: TrainConfig, rate: float) -> float:
-    """Sales capacity scaled to the share of open leads that appear as snapshots on a day."""
-    return config.capacity_per_day * rate / features.snapshot_every_days
+def capacity_per_snapshot_day(
+    capacity_per_day: float, sample_rate: float, snapshot_every_days: int
+) -> float:
+    """Sales capacity scaled to the snapshot rows of a day: a lead is looked at once every
+    `snapshot_every_days`, and the rows are a `sample_rate` share of all snapshots."""
+    return capacity_per_day * sample_rate / snapshot_every_days
 
 
 @dataclass(frozen=True)
@@ -58,11 +86,12 @@ class ConversionFigures:
 def conversion_figures(
     ts: TrainingSet,
     bt: ConversionBacktest,
-    features: FeatureConfig,
     config: TrainConfig,
+    capacity_per_day: int | None,
     oracle: np.ndarray | None,
 ) -> ConversionFigures:
-    """Pooled and per-fold metrics of the model and its baseline (names without prefix)."""
+    """Pooled and per-fold metrics of the model and its baseline (names without prefix);
+    recall at the sales capacity when the policy sets one."""
     positions = bt.pooled("positions")
     rows = ts.rows[positions]
     y, p, raw, base = (
@@ -73,15 +102,19 @@ def conversion_figures(
     )
     leads = rows[c.LEAD_ID].to_numpy()
     day = rows["as_of"].dt.date().to_physical().to_numpy()
-    capacity = capacity_per_snapshot_day(features, config, ts.sample_rate)
+    capacity = (
+        capacity_per_snapshot_day(capacity_per_day, ts.sample_rate, ts.features.snapshot_every_days)
+        if capacity_per_day is not None
+        else None
+    )
     boot = LeadBootstrap(y, leads, seed=config.seed)
-    m = {f"backtest_{k}": v for k, v in conversion_metrics(y, p, day, capacity).items()}
+    m = {f"backtest_{k}": v for k, v in evaluate(y, p, day, capacity).items()}
     m["backtest_log_loss_uncalibrated"] = float(
         log_loss(y, np.clip(raw, EPS, 1 - EPS), labels=[0, 1])
     )
     auc = boot.auc(p)
     m |= {"backtest_roc_auc_low": auc.low, "backtest_roc_auc_high": auc.high}
-    baseline = conversion_metrics(y, base, day, capacity)
+    baseline = evaluate(y, base, day, None)
     m |= {f"baseline_{k}": baseline[k] for k in ("roc_auc", "pr_auc", "log_loss", "ece", "brier")}
     base_auc = boot.auc(base)
     m |= {"baseline_roc_auc_low": base_auc.low, "baseline_roc_auc_high": base_auc.high}
@@ -109,7 +142,7 @@ def conversion_figures(
             float(y[part].mean()),
             fold_boot.auc(fold.p),
             _auc(y[part], fold.baseline),
-            conversion_metrics(y[part], fold.p, day[part], capacity)["ece"],
+            expected_calibration_error(y[part], fold.p),
         )
         table.append(line)
         prefix = f"fold{fold.number}_"

@@ -1,7 +1,8 @@
 """Every metric leadscore reports, defined once: conversion and deal velocity.
 
 Pure functions of arrays, so tests check them against hand computations and the same numbers
-appear in MLflow, the model report, `leadscore promote` and the benchmarks.
+appear in MLflow, the model report, `leadscore promote`, the funnel report and the benchmarks;
+which rows each figure covers is training/evaluation.py's business.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from lifelines.utils import concordance_index
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 EPS = 1e-6
 
@@ -31,31 +31,29 @@ def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
     return float(y[top].mean() / y.mean())
 
 
+def captured(y: np.ndarray, score: np.ndarray, day: np.ndarray, k: int) -> float:
+    """Expected sum of `y` over each day's top `k` rows by `score`, ties in random order.
+
+    Per day, whole groups of equal score are taken while they fit; the group that straddles
+    the k-th place gives each member the chance (places left) / (group size). Exact and
+    repeatable, and fair to coarse scores (a yes/no rule, random order) as to fine ones.
+    """
+    if y.size == 0:
+        return 0.0
+    groups = (
+        pl.DataFrame({"day": day, "score": score, "y": y.astype(np.float64)})
+        .group_by("day", "score")
+        .agg(n=pl.len().cast(pl.Int64), y=pl.col("y").sum())  # signed: k - before < 0
+        .sort(["day", "score"], descending=[False, True])
+        .with_columns(before=(pl.col("n").cum_sum() - pl.col("n")).over("day"))
+        .with_columns(take=(k - pl.col("before")).clip(0, pl.col("n")))
+    )
+    return float((groups["take"] / groups["n"] * groups["y"]).sum())
+
+
 def recall_at_capacity(y: np.ndarray, p: np.ndarray, day: np.ndarray, per_day: float) -> float:
     """Share of all conversions found among the top `per_day` leads of each day."""
-    frame = pl.DataFrame({"y": y, "p": p, "day": day})
-    k = max(1, int(round(per_day)))
-    ranked = frame.with_columns(rank=pl.col("p").rank("ordinal", descending=True).over("day"))
-    found = ranked.filter(pl.col("rank") <= k)["y"].sum()
-    return float(found / max(frame["y"].sum(), 1))
-
-
-def conversion_metrics(
-    y: np.ndarray, p: np.ndarray, day: np.ndarray, capacity_per_day: float
-) -> dict[str, float]:
-    """The test-period figures of a conversion model (p are probabilities)."""
-    clipped = np.clip(p, EPS, 1 - EPS)
-    return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, clipped, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "ece": expected_calibration_error(y, p),
-        "lift_top_decile": lift_at(y, p, 0.1),
-        "recall_at_capacity": recall_at_capacity(y, p, day, capacity_per_day),
-        "base_rate": float(y.mean()),
-        "mean_prediction": float(p.mean()),
-    }
+    return captured(y, p, day, max(1, round(per_day))) / max(float(y.sum()), 1.0)
 
 
 def velocity_metrics(

@@ -26,6 +26,8 @@ SPEC_FILE = "feature_spec.json"
 CALIBRATION_FILE = "calibration.json"
 HAZARD_FILE = "hazard.json"
 LINEAR_FILE = "linear_base.json"
+LEAD_AGE = "lead_age_days"  # features/catalog.py: days since the lead was created
+VELOCITY_DAYS = (30, 60, 90)  # the horizons every velocity answer gives P(contract) for
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -139,6 +141,15 @@ class VelocityForecast:
 
 
 @dataclass(frozen=True)
+class VelocityAnswer:
+    """What a caller is told about a lead's deal: days from the lead's creation to its
+    contract if it signs, and P(contract within each of VELOCITY_DAYS)."""
+
+    expected_days_to_contract: np.ndarray
+    p_contract: dict[int, np.ndarray]
+
+
+@dataclass(frozen=True)
 class VelocityModel:
     """Discrete-time hazard: logit h_k(x) = f(x) + baseline_k (proportional odds).
 
@@ -167,6 +178,13 @@ class VelocityModel:
         total = signs_in.sum(axis=1)
         expected = (signs_in * mid).sum(axis=1) / np.maximum(total, EPS)
         return VelocityForecast(cumulative, expected, self.period_days)
+
+    def answer(self, X: np.ndarray, threads: int = 1) -> VelocityAnswer:
+        """The forecast as the service, the batch and the pyfunc give it."""
+        forecast = self.forecast(X, threads)
+        age = X[:, self.spec.feature_names.index(LEAD_AGE)]
+        within = {days: forecast.within(days) for days in VELOCITY_DAYS}
+        return VelocityAnswer(age + forecast.expected_remaining_days, within)
 
     def save(self, folder: Path) -> Path:
         hazard = {"baseline": self.baseline, "period_days": self.period_days, "slope": self.slope}

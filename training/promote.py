@@ -17,21 +17,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mlflow
 import numpy as np
 import polars as pl
 
 from features import contract as c
-from features.config import FeatureConfig
 from features.errors import LeadscoreError
 from features.tables import LeadData
-from training import registry
 from training.backtest import backtest_procedure
-from training.config import BoosterParams, TrainConfig
+from training.config import Procedure, TrainConfig
+from training.evaluation import evaluate
 from training.intervals import LeadBootstrap
-from training.metrics import conversion_metrics
+from training.pair import CONVERSION, VELOCITY
+from training.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, Registry
 
 COMPARED = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "base_rate", "mean_prediction")
+RECORDED = ("features_config.json", "train_config.json", "booster_params.json")
+# Keys a run recorded in its train config that later code moved elsewhere (issue 15 moved
+# the sales capacity to configs/routing.yaml); they do not change how the model trains.
+RETIRED = ("capacity_per_day",)
 
 
 @dataclass(frozen=True)
@@ -44,29 +47,23 @@ class Decision:
     run_id: str | None  # the MLflow run recording the decision; None when nothing was compared
 
 
-def recorded_procedure(version: int) -> tuple[FeatureConfig, TrainConfig, BoosterParams]:
+def recorded_procedure(registry: Registry, version: int) -> Procedure:
     """The configs and booster parameters the version's training run recorded."""
-    run_id = registry.run_of(registry.CONVERSION, version)
-    parts = [
-        registry.run_dict(run_id, name)
-        for name in ("features_config.json", "train_config.json", "booster_params.json")
-    ]
+    run_id = registry.run_of(CONVERSION, version)
+    parts = [registry.run_dict(run_id, name) for name in RECORDED]
     if any(part is None for part in parts):
         raise LeadscoreError(
-            f"{registry.CONVERSION} v{version} (run {run_id}) recorded no training procedure "
+            f"{CONVERSION} v{version} (run {run_id}) recorded no training procedure "
             "(trained before backtests existed): compare by hand, then promote --force"
         )
     features, config, params = parts
-    return (
-        FeatureConfig.model_validate(features),
-        TrainConfig.model_validate(config),
-        BoosterParams.model_validate(params),
-    )
+    train = {k: v for k, v in config.items() if k not in RETIRED}
+    return Procedure.model_validate({"features": features, "train": train, "params": params})
 
 
-def _baseline_verdict(version: int) -> str | None:
+def _baseline_verdict(registry: Registry, version: int) -> str | None:
     """Why the version's own run says it loses to its logistic baseline, or None."""
-    metrics = mlflow.get_run(registry.run_of(registry.CONVERSION, version)).data.metrics
+    metrics = registry.run_metrics(registry.run_of(CONVERSION, version))
     gain, low, high = (
         metrics.get(f"model_minus_baseline_auc{end}") for end in ("", "_low", "_high")
     )
@@ -78,22 +75,23 @@ def _baseline_verdict(version: int) -> str | None:
     return None
 
 
-def _paired(data: LeadData, champion: int, challenger: int) -> pl.DataFrame:
+def _paired(data: LeadData, registry: Registry, champion: int, challenger: int) -> pl.DataFrame:
     """Both procedures' out-of-fold predictions on the rows they share."""
     frames = []
     for who, version in (("champion", champion), ("challenger", challenger)):
-        predictions = backtest_procedure(data, *recorded_procedure(version))
+        predictions = backtest_procedure(data, recorded_procedure(registry, version))
         frames.append(predictions.rename({"p": who}))
     first, second = frames
     return first.join(second.drop("converted"), on=[c.LEAD_ID, "as_of"], how="inner")
 
 
-def promote(data: LeadData, config: TrainConfig, force: bool = False) -> Decision:
+def promote(
+    data: LeadData, config: TrainConfig, registry: Registry, force: bool = False
+) -> Decision:
     """Backtest champion and challenger procedures on `data`; move `champion` if the
     challenger holds up (or `force`)."""
-    registry.configure()
-    champion = registry.version_of(registry.CONVERSION, registry.CHAMPION)
-    challenger = registry.version_of(registry.CONVERSION, registry.CHALLENGER)
+    champion = registry.version_of(CONVERSION, CHAMPION)
+    challenger = registry.version_of(CONVERSION, CHALLENGER)
     if challenger == champion:
         return Decision(
             False,
@@ -103,7 +101,7 @@ def promote(data: LeadData, config: TrainConfig, force: bool = False) -> Decisio
             {},
             None,
         )
-    rows = _paired(data, champion, challenger)
+    rows = _paired(data, registry, champion, challenger)
     y = rows["converted"].to_numpy().astype(np.float64)
     if rows.height == 0 or y.sum() == 0:
         raise LeadscoreError("the backtests of this data share no rows with a conversion")
@@ -111,7 +109,7 @@ def promote(data: LeadData, config: TrainConfig, force: bool = False) -> Decisio
     p = {who: rows[who].to_numpy() for who in ("champion", "challenger")}
     table = {
         f"{who} v{version}": {
-            k: v for k, v in conversion_metrics(y, p[who], day, 1.0).items() if k in COMPARED
+            k: v for k, v in evaluate(y, p[who], day, None).items() if k in COMPARED
         }
         for who, version in (("champion", champion), ("challenger", challenger))
     }
@@ -120,14 +118,15 @@ def promote(data: LeadData, config: TrainConfig, force: bool = False) -> Decisio
     )
     old, new = table.values()
     ece_loss = new["ece"] - old["ece"]
-    promoted, reason = _verdict(challenger, gain.estimate, ece_loss, config)
+    against_baseline = _baseline_verdict(registry, challenger)
+    promoted, reason = _verdict(against_baseline, gain.estimate, ece_loss, config)
     reason += (
         f" (AUC {gain.estimate:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}] on {rows.height:,} rows)"
     )
     if force:
         promoted, reason = True, f"forced; {reason}"
-    with mlflow.start_run(run_name="promote") as run:
-        mlflow.log_params(
+    with registry.run("promote") as run:
+        run.params(
             {
                 "champion_version": champion,
                 "challenger_version": challenger,
@@ -137,19 +136,18 @@ def promote(data: LeadData, config: TrainConfig, force: bool = False) -> Decisio
             }
         )
         for who, metrics in zip(("champion", "challenger"), table.values(), strict=True):
-            mlflow.log_metrics({f"{who}_{k}": v for k, v in metrics.items()})
-        mlflow.log_metrics(
+            run.metrics({f"{who}_{k}": v for k, v in metrics.items()})
+        run.metrics(
             {"auc_gain": gain.estimate, "auc_gain_low": gain.low, "auc_gain_high": gain.high}
         )
     if promoted:
-        _move_pair(challenger, champion)
-    return Decision(promoted, reason, champion, challenger, table, run.info.run_id)
+        _move_pair(registry, challenger, champion)
+    return Decision(promoted, reason, champion, challenger, table, run.id)
 
 
 def _verdict(
-    challenger: int, gain: float, ece_loss: float, config: TrainConfig
+    against_baseline: str | None, gain: float, ece_loss: float, config: TrainConfig
 ) -> tuple[bool, str]:
-    against_baseline = _baseline_verdict(challenger)
     if against_baseline is not None:
         return False, against_baseline
     if gain < -config.promotion_auc_tolerance:
@@ -165,35 +163,30 @@ def _verdict(
     return True, f"challenger holds up: ECE {ece_loss:+.4f}"
 
 
-def _move_pair(new: int, old: int) -> None:
+def _move_pair(registry: Registry, new: int, old: int) -> None:
     """Point champion at `new` (and its run's velocity model); remember the old pair."""
-    new_velocity = registry.version_of_run(
-        registry.VELOCITY, registry.run_of(registry.CONVERSION, new)
-    )
-    old_velocity = registry.version_of_run(
-        registry.VELOCITY, registry.run_of(registry.CONVERSION, old)
-    )
-    registry.set_alias(registry.CONVERSION, registry.PREVIOUS_CHAMPION, old)
-    registry.set_alias(registry.CONVERSION, registry.CHAMPION, new)
+    new_velocity = registry.version_of_run(VELOCITY, registry.run_of(CONVERSION, new))
+    old_velocity = registry.version_of_run(VELOCITY, registry.run_of(CONVERSION, old))
+    registry.set_alias(CONVERSION, PREVIOUS_CHAMPION, old)
+    registry.set_alias(CONVERSION, CHAMPION, new)
     if new_velocity is not None:
         if old_velocity is not None:
-            registry.set_alias(registry.VELOCITY, registry.PREVIOUS_CHAMPION, old_velocity)
-        registry.set_alias(registry.VELOCITY, registry.CHAMPION, new_velocity)
+            registry.set_alias(VELOCITY, PREVIOUS_CHAMPION, old_velocity)
+        registry.set_alias(VELOCITY, CHAMPION, new_velocity)
 
 
-def rollback() -> tuple[int, int]:
+def rollback(registry: Registry) -> tuple[int, int]:
     """Champion back to the previous champion (both models); returns (from, to) versions."""
-    registry.configure()
-    current = registry.version_of(registry.CONVERSION, registry.CHAMPION)
+    current = registry.version_of(CONVERSION, CHAMPION)
     try:
-        previous = registry.version_of(registry.CONVERSION, registry.PREVIOUS_CHAMPION)
+        previous = registry.version_of(CONVERSION, PREVIOUS_CHAMPION)
     except LeadscoreError:
         raise LeadscoreError(
-            f"nothing to roll back to: {registry.CONVERSION} has had no other champion"
+            f"nothing to roll back to: {CONVERSION} has had no other champion"
         ) from None
     if previous == current:
-        raise LeadscoreError(f"{registry.CONVERSION}@champion is already v{current}")
-    _move_pair(previous, current)
-    with mlflow.start_run(run_name="rollback"):
-        mlflow.log_params({"from_version": current, "to_version": previous})
+        raise LeadscoreError(f"{CONVERSION}@champion is already v{current}")
+    _move_pair(registry, previous, current)
+    with registry.run("rollback") as run:
+        run.params({"from_version": current, "to_version": previous})
     return current, previous

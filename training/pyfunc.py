@@ -1,8 +1,11 @@
-"""MLflow pyfunc wrappers: `predict(frame)` on the frame `leadscore features` writes.
+"""The pyfunc wrappers MLflow itself loads: `predict(frame)` on the frame `leadscore features`
+writes.
 
 MLflow's own LightGBM flavour would return class labels and refuse category columns; these
 wrappers read the model directory (training/models.py) and encode the frame with the model's
 own feature spec, so `models:/lead-conversion@champion` returns calibrated probabilities.
+MLflow imports this module by name to unpickle a logged model, so it stays here and keeps its
+import of mlflow; everything else reaches MLflow through training/registry.py.
 """
 
 from __future__ import annotations
@@ -12,14 +15,11 @@ from pathlib import Path
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from mlflow.models.signature import ModelSignature
-from mlflow.types.schema import ColSpec, Schema
 
 from features.spec import FeatureSpec
 from training.models import ConversionModel, VelocityModel
 
 MODEL_ARTIFACT = "model_dir"
-VELOCITY_DAYS = (30, 60, 90)
 
 
 def frame_to_matrix(spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
@@ -33,14 +33,6 @@ def frame_to_matrix(spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
         for name in spec.static_names
     }
     return np.hstack([behaviour, spec.encode_static(static, len(frame))])
-
-
-def signature(spec: FeatureSpec, outputs: Schema) -> ModelSignature:
-    """Doubles for behaviour and numeric attributes, strings for categories (never codes)."""
-    cols = [ColSpec("double", name, required=False) for name in spec.behaviour_names]
-    cols += [ColSpec("string", name, required=False) for name in spec.categories]
-    cols += [ColSpec("double", name, required=False) for name in spec.numeric]
-    return ModelSignature(inputs=Schema(cols), outputs=outputs)
 
 
 class ConversionPyfunc(mlflow.pyfunc.PythonModel):
@@ -60,9 +52,7 @@ class VelocityPyfunc(mlflow.pyfunc.PythonModel):
         self.model = VelocityModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        X = frame_to_matrix(self.model.spec, model_input)
-        forecast = self.model.forecast(X)
-        age = model_input["lead_age_days"].to_numpy(dtype=np.float64)
-        out = {"expected_days_to_contract": age + forecast.expected_remaining_days}
-        out |= {f"p_contract_{d}d": forecast.within(d) for d in VELOCITY_DAYS}
+        answer = self.model.answer(frame_to_matrix(self.model.spec, model_input))
+        out = {"expected_days_to_contract": answer.expected_days_to_contract}
+        out |= {f"p_contract_{d}d": p for d, p in answer.p_contract.items()}
         return pd.DataFrame(out)

@@ -1,8 +1,9 @@
-"""`leadscore train`: data → snapshots → backtests → models refit on everything → MLflow.
+"""`leadscore train`: data → snapshots → backtests → models refit on everything → one run.
 
 The backtests (training/folds.py) judge the procedure on periods it has not seen and choose
 the round counts and the calibration; the registered models are then refit on every labelled
 snapshot up to the data's end, so the newest leads and campaigns are in the deployed model.
+The run is recorded through the registry gateway the caller passes in.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import polars as pl
-import yaml
 from matplotlib.figure import Figure
 
 from features import contract as c
-from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.tables import LeadData
 from features.vectors import block_frame
-from training import plots, registry
+from training import plots
 from training.backtest import (
     ConversionBacktest,
     check_sufficiency,
@@ -33,35 +31,32 @@ from training.backtest import (
     fit_fold,
     prepare_fold,
 )
-from training.config import BoosterParams, TrainConfig
+from training.config import Procedure
 from training.dataset import TrainingSet, build_training_set, fingerprint
 from training.evaluation import ConversionFigures, FoldLine, conversion_figures, velocity_figures
 from training.folds import Fold, backtest_folds
 from training.models import ConversionModel, VelocityModel
-from training.oracle import oracle_probability, truth_table
+from training.pair import CONVERSION, VELOCITY
+from training.policy import Policy
+from training.registry import PREDICTIONS, Registered, Registry, RunLog
 from training.report import figure_png, render
 from training.velocity import VelocityBacktest, cross_fit_velocity, fit_velocity, fit_velocity_fold
 
 Step = Callable[[str], None]
+# P(SQL within the horizon) of snapshot rows (lead_id, created_at, as_of), from knowledge no
+# model has: the simulator's truth (leadscore/simulator/oracle.py). None on real data.
+Oracle = Callable[[pl.DataFrame], np.ndarray]
 THIN_INTERVAL = 0.1  # a pooled AUC interval wider than this is worth a note
 
 
 @dataclass
 class TrainResult:
     run_id: str
-    conversion: registry.Registered
-    velocity: registry.Registered | None
+    conversion: Registered
+    velocity: Registered | None
     metrics: dict[str, float]
     table: list[FoldLine]
     notes: list[str] = field(default_factory=list)
-
-
-def booster_params(config: TrainConfig) -> tuple[BoosterParams, str]:
-    """Tuned parameters when `leadscore tune` wrote them, else the config's own."""
-    if config.tuned_params and Path(config.tuned_params).exists():
-        raw = yaml.safe_load(Path(config.tuned_params).read_text())
-        return BoosterParams.model_validate(raw), config.tuned_params
-    return config.conversion, "configs"
 
 
 @dataclass(frozen=True)
@@ -71,19 +66,15 @@ class Backtests:
 
 
 def run_backtests(
-    ts: TrainingSet,
-    folds: list[Fold],
-    params: BoosterParams,
-    config: TrainConfig,
-    step: Step,
-    with_velocity: bool,
+    ts: TrainingSet, folds: list[Fold], procedure: Procedure, step: Step, with_velocity: bool
 ) -> Backtests:
     """Every fold's models, then the cross-fitted choices for the deployed pair."""
+    config = procedure.train
     conversion, velocity = [], []
     for fold in folds:
         step(f"backtest {fold.number} of {len(folds)}")
         data = prepare_fold(ts, fold, config)
-        conversion.append(fit_fold(data, params, config))
+        conversion.append(fit_fold(data, procedure.params, config))
         if with_velocity:
             train, test = (data.X, ts.rows[fold.train]), (data.X_test, ts.rows[fold.test])
             velocity.append(fit_velocity_fold(fold, data.spec, train, test, config, ts.data.end))
@@ -92,19 +83,33 @@ def run_backtests(
     )
 
 
+@dataclass(frozen=True)
+class _Trained:
+    """What a training run records: the procedure, its figures, the deployed models."""
+
+    ts: TrainingSet
+    procedure: Procedure
+    figures: ConversionFigures
+    models: tuple[ConversionModel, VelocityModel | None]
+    metrics: dict[str, float]
+    images: dict[str, Figure]
+
+
 def train(
     data: LeadData,
-    folder: Path,
-    features: FeatureConfig,
-    config: TrainConfig,
+    procedure: Procedure,
+    policy: Policy,
+    registry: Registry,
+    oracle: Oracle | None = None,
     step: Step = lambda _: None,
 ) -> TrainResult:
-    """Backtest, refit on everything, log to one MLflow run, register both models."""
+    """Backtest, refit on everything, record one run, register both models. Recall is
+    judged at the policy's sales capacity; `oracle` adds the best possible AUC beside it."""
+    features, config = procedure.features, procedure.train
     step("snapshots and features")
     ts = build_training_set(data, features, config.seed)
     folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
     check_sufficiency(ts, folds, config)
-    params, params_from = booster_params(config)
     notes: list[str] = []
     contracts = ts.rows.filter(pl.col("event_observed"))[c.LEAD_ID].n_unique()
     with_velocity = contracts >= config.sufficiency.min_contracts
@@ -113,14 +118,9 @@ def train(
             f"deal-velocity not trained: {contracts} leads with a signed contract, "
             f"need {config.sufficiency.min_contracts} (does the data have WON?)"
         )
-    bt = run_backtests(ts, folds, params, config, step, with_velocity)
-    truth = truth_table(folder)
-    oracle = (
-        oracle_probability(truth, ts.rows[bt.conversion.pooled("positions")], features.horizon_days)
-        if truth is not None
-        else None
-    )
-    figures = conversion_figures(ts, bt.conversion, features, config, oracle)
+    bt = run_backtests(ts, folds, procedure, step, with_velocity)
+    best = oracle(ts.rows[bt.conversion.pooled("positions")]) if oracle is not None else None
+    figures = conversion_figures(ts, bt.conversion, config, policy.capacity_per_day, best)
     metrics = dict(figures.metrics)
     pooled = figures.table[-1]
     if pooled.auc.width > THIN_INTERVAL:
@@ -132,12 +132,10 @@ def train(
     everything = np.arange(ts.rows.height)
     spec = ts.spec_for(everything)
     X = ts.matrix(spec, everything)
-    conversion = fit_conversion(spec, (X, ts.converted), bt.conversion, params, config)
+    conversion = fit_conversion(spec, (X, ts.converted), bt.conversion, procedure.params, config)
     velocity = None
     if bt.velocity is not None:
-        velocity = fit_velocity(
-            spec, X, ts.rows, bt.velocity.rounds, bt.velocity.calibration, config, data.end
-        )
+        velocity = fit_velocity(spec, X, ts.rows, bt.velocity, config, data.end)
         metrics |= {
             f"velocity_{k}": v
             for k, v in velocity_figures(bt.velocity, config.velocity.horizon_days).items()
@@ -145,84 +143,66 @@ def train(
         metrics["velocity_rounds"] = float(bt.velocity.rounds)
         metrics["velocity_calibration_slope"] = bt.velocity.calibration.slope
     step("report and registry")
-    images = _figures(figures, conversion, X, bt, oracle)
-    return _log(
-        ts,
-        features,
-        config,
-        (params, params_from),
-        (conversion, velocity),
-        metrics,
-        figures,
-        images,
-        notes,
-    )
+    images = _figures(figures, conversion, X, bt, best)
+    trained = _Trained(ts, procedure, figures, (conversion, velocity), metrics, images)
+    with registry.run("train") as run:
+        conv_reg, vel_reg = _record(run, trained)
+    return TrainResult(run.id, conv_reg, vel_reg, metrics, figures.table, notes)
 
 
-def _log(
-    ts: TrainingSet,
-    features: FeatureConfig,
-    config: TrainConfig,
-    params: tuple[BoosterParams, str],
-    models: tuple[ConversionModel, VelocityModel | None],
-    metrics: dict[str, float],
-    figures: ConversionFigures,
-    images: dict[str, Figure],
-    notes: list[str],
-) -> TrainResult:
-    """One MLflow run: configs, data fingerprint, metrics, plots, report, predictions, models."""
-    (booster, params_from), (conversion, velocity) = params, models
-    registry.configure()
-    facts = fingerprint(ts)
-    with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({f"conversion.{k}": v for k, v in booster.model_dump().items()})
-        mlflow.log_params(
-            {
-                "params_from": params_from,
-                "seed": config.seed,
-                "calibration": config.calibration,
-                "linear_base": config.linear_base,
-                "backtest.mode": config.backtest.mode,
-                "backtest.folds": config.backtest.folds,
-                "spec_hash": conversion.spec.hash,
-                "horizon_days": features.horizon_days,
-            }
-        )
-        mlflow.log_params({f"data.{k}": v for k, v in facts.items()})
-        mlflow.log_dict(facts, "data_fingerprint.json")
-        mlflow.log_dict(conversion.spec.to_dict(), "feature_spec.json")
-        mlflow.log_dict(config.model_dump(mode="json"), "train_config.json")
-        mlflow.log_dict(features.model_dump(mode="json"), "features_config.json")
-        mlflow.log_dict(booster.model_dump(mode="json"), "booster_params.json")
-        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        pngs = {name: figure_png(fig) for name, fig in images.items()}
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, png in pngs.items():
-                (Path(tmp) / f"{name}.png").write_bytes(png)
-            mlflow.log_artifacts(tmp, "plots")
-            predictions = (
-                ts.rows[figures.positions]
-                .select(c.LEAD_ID, "as_of", "converted", "event_observed")
-                .with_columns(p=pl.Series(figures.p), baseline=pl.Series(figures.baseline))
-            )
-            predictions.write_parquet(Path(tmp) / registry.PREDICTIONS)
-            mlflow.log_artifact(str(Path(tmp) / registry.PREDICTIONS))
-        sections = {
-            "backtests (out of fold)": {
-                f"fold {line.fold} from {line.test_from}": _line(line) for line in figures.table
-            },
-            "metrics": metrics,
-            "data": facts,
-            "parameters": booster.model_dump(),
+def _record(run: RunLog, trained: _Trained) -> tuple[Registered, Registered | None]:
+    """The run: configs, data fingerprint, metrics, plots, report, predictions, models."""
+    procedure, figures, (conversion, velocity) = trained.procedure, trained.figures, trained.models
+    features, config, booster = procedure.features, procedure.train, procedure.params
+    facts = fingerprint(trained.ts)
+    run.params({f"conversion.{k}": v for k, v in booster.model_dump().items()})
+    run.params(
+        {
+            "params_from": procedure.params_from,
+            "seed": config.seed,
+            "calibration": config.calibration,
+            "linear_base": config.linear_base,
+            "backtest.mode": config.backtest.mode,
+            "backtest.folds": config.backtest.folds,
+            "spec_hash": conversion.spec.hash,
+            "horizon_days": features.horizon_days,
         }
-        mlflow.log_text(
-            render(f"leadscore model report — run {run.info.run_id}", sections, pngs),
-            "model_report.html",
+    )
+    run.params({f"data.{k}": v for k, v in facts.items()})
+    run.json(facts, "data_fingerprint.json")
+    run.json(conversion.spec.to_dict(), "feature_spec.json")
+    run.json(config.model_dump(mode="json"), "train_config.json")
+    run.json(features.model_dump(mode="json"), "features_config.json")
+    run.json(booster.model_dump(mode="json"), "booster_params.json")
+    run.metrics({k: v for k, v in trained.metrics.items() if np.isfinite(v)})
+    pngs = {name: figure_png(fig) for name, fig in trained.images.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        pictures, tables = Path(tmp) / "plots", Path(tmp) / "tables"
+        pictures.mkdir()
+        tables.mkdir()
+        for name, png in pngs.items():
+            (pictures / f"{name}.png").write_bytes(png)
+        run.files(pictures, "plots")
+        predictions = (
+            trained.ts.rows[figures.positions]
+            .select(c.LEAD_ID, "as_of", "converted", "event_observed")
+            .with_columns(p=pl.Series(figures.p), baseline=pl.Series(figures.baseline))
         )
-        example = _example(ts, conversion.spec)
-        conv_reg = registry.log_model(registry.CONVERSION, conversion, example)
-        vel_reg = registry.log_model(registry.VELOCITY, velocity, example) if velocity else None
-    return TrainResult(run.info.run_id, conv_reg, vel_reg, metrics, figures.table, notes)
+        predictions.write_parquet(tables / PREDICTIONS)
+        run.files(tables)
+    sections = {
+        "backtests (out of fold)": {
+            f"fold {line.fold} from {line.test_from}": _line(line) for line in figures.table
+        },
+        "metrics": trained.metrics,
+        "data": facts,
+        "parameters": booster.model_dump(),
+    }
+    run.text(render(f"leadscore model report — run {run.id}", sections, pngs), "model_report.html")
+    example = _example(trained.ts, conversion.spec)
+    conv_reg = run.register(CONVERSION, conversion, example)
+    vel_reg = run.register(VELOCITY, velocity, example) if velocity else None
+    return conv_reg, vel_reg
 
 
 def _line(line: FoldLine) -> str:

@@ -3,8 +3,9 @@
 A trial's score is the backtests' pooled log loss at its best round count — the same folds
 and the same choice `train` makes — reported fold by fold so the median pruner can stop a
 hopeless trial early. The folds' matrices and baselines are built once for all trials. The
-study lives in SQLite beside the parameters it writes (`TrainConfig.tuned_params`, which the
-next `leadscore train` picks up), so it can be resumed; every trial is a nested MLflow run.
+study lives in SQLite beside the tuned parameters' file (`TrainConfig.tuned_params`, which
+`leadscore tune` writes and the next `leadscore train` reads), so it can be resumed; every
+trial is a nested run of the registry.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import optuna
-import yaml
 
 from features.config import FeatureConfig
 from features.errors import LeadscoreError
 from features.tables import LeadData
-from training import registry
 from training.backtest import FoldFit, check_sufficiency, cross_fit, fit_fold, prepare_fold
 from training.config import BoosterParams, TrainConfig
 from training.dataset import build_training_set
 from training.fit import pooled_curve
 from training.folds import backtest_folds
+from training.registry import Registry
 
 STUDY_FILE = "optuna.db"
 STUDY_NAME = "lead-conversion"
@@ -36,7 +35,7 @@ class TuneResult:
     best: BoosterParams
     best_log_loss: float  # pooled over the backtests
     trials: int
-    written_to: Path
+    destination: Path  # where the best parameters belong: the train config's tuned_params
 
 
 def suggest(trial: optuna.Trial | optuna.trial.FixedTrial, fixed: BoosterParams) -> BoosterParams:
@@ -61,22 +60,18 @@ def suggest(trial: optuna.Trial | optuna.trial.FixedTrial, fixed: BoosterParams)
 
 
 def tune(
-    data: LeadData,
-    features: FeatureConfig,
-    config: TrainConfig,
-    trials: int,
+    data: LeadData, features: FeatureConfig, config: TrainConfig, trials: int, registry: Registry
 ) -> TuneResult:
-    """Run `trials` more trials of the (resumable) study and write the best parameters."""
+    """Run `trials` more trials of the (resumable) study; the best parameters so far."""
     if not config.tuned_params:
         raise LeadscoreError("train config: tuned_params is empty, so tuning has nowhere to write")
-    path = Path(config.tuned_params)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{path.parent / STUDY_FILE}"
+    destination = Path(config.tuned_params)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{destination.parent / STUDY_FILE}"
     ts = build_training_set(data, features, config.seed)
     folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
     check_sufficiency(ts, folds, config)
     prepared = [prepare_fold(ts, fold, config) for fold in folds]
-    registry.configure()
     study = optuna.create_study(
         study_name=f"{STUDY_NAME}-{prepared[-1].spec.hash}",
         storage=storage,
@@ -88,8 +83,8 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, config.conversion)
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-            mlflow.log_params(params.model_dump())
+        with registry.run(f"trial-{trial.number}", nested=True) as run:
+            run.params(params.model_dump())
             fits = []
             for step, fold in enumerate(prepared):
                 fits.append(fit_fold(fold, params, config))
@@ -97,20 +92,19 @@ def tune(
                 trial.report(loss, step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
-            mlflow.log_metrics(
+            run.metrics(
                 {"backtest_log_loss": loss, "rounds": float(cross_fit(fits, config).rounds)}
             )
         return loss
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with mlflow.start_run(run_name="tune") as run:
-        mlflow.log_params({"trials": trials, "study": study.study_name, "storage": storage})
+    with registry.run("tune") as run:
+        run.params({"trials": trials, "study": study.study_name, "storage": storage})
         study.optimize(objective, n_trials=trials, show_progress_bar=True)
         best = suggest(optuna.trial.FixedTrial(study.best_params), config.conversion)
-        mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})
-        mlflow.log_metric("best_backtest_log_loss", study.best_value)
-    path.write_text(yaml.safe_dump(best.model_dump(), sort_keys=True))
-    return TuneResult(run.info.run_id, best, float(study.best_value), len(study.trials), path)
+        run.params({f"best.{k}": v for k, v in study.best_params.items()})
+        run.metrics({"best_backtest_log_loss": study.best_value})
+    return TuneResult(run.id, best, float(study.best_value), len(study.trials), destination)
 
 
 def _pooled_loss(fits: list[FoldFit]) -> float:

@@ -234,20 +234,20 @@ def fit_velocity(
     spec: FeatureSpec,
     X: np.ndarray,
     rows: pl.DataFrame,
-    rounds: int,
-    calibration: Calibration,
+    backtest: VelocityBacktest,
     config: TrainConfig,
     data_end: datetime,
 ) -> VelocityModel:
-    """The deployed hazard model: every row (within the budget), censored at the data's end."""
+    """The deployed hazard model: every row (within the budget), censored at the data's end,
+    with the backtests' round count and calibration."""
     keep = sample_rows(len(rows), config)
     X, rows = X[keep], rows[keep]
     surv = survival_of(rows, data_end)
     base = baseline_hazard(surv, config.velocity)
     booster, _ = boost(
-        config.velocity.params, rounds, _person_rows(X, surv, base, config), spec, config
+        config.velocity.params, backtest.rounds, _person_rows(X, surv, base, config), spec, config
     )
-    return calibration.model(booster, base, spec, config.velocity.period_days)
+    return backtest.calibration.model(booster, base, spec, config.velocity.period_days)
 
 
 def sample_rows(n: int, config: TrainConfig) -> np.ndarray:

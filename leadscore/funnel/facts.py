@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 
 from features import contract as c
-from features.errors import LeadscoreError
 from features.tables import LeadData
 
 DAY_US = 86_400_000_000
@@ -62,20 +60,6 @@ def wilson(hits: int, total: int, level: float) -> Rate:
     low = 0.0 if hits == 0 else max(0.0, centre - half)  # exact at the ends, not 1e-17 off
     high = 1.0 if hits == total else min(1.0, centre + half)
     return Rate(hits, total, p, low, high)
-
-
-def known_at(data: LeadData, as_of: datetime | None) -> tuple[LeadData, datetime]:
-    """Only what was known strictly before `as_of`; default: everything, as of the data's end.
-
-    Later leads, events and stages are dropped, so a figure "as of March" is the one a manager
-    could have computed in March, and open deals are censored at that moment.
-    """
-    if as_of is None:
-        return data, data.end
-    known = data.known_at(as_of)
-    if known.leads.height == 0:
-        raise LeadscoreError(f"no lead was created before --as-of {as_of.isoformat()}")
-    return known, as_of
 
 
 def lead_facts(data: LeadData) -> pl.DataFrame:

@@ -17,37 +17,34 @@ from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from features import contract as c
+from features.config import FrozenConfig
+from features.errors import LeadscoreError
 from features.tables import LeadData
-from leadscore.funnel.facts import COUNTS, NAN, Rate, known_at, lead_facts, wilson
+from leadscore.funnel.facts import COUNTS, NAN, Rate, lead_facts, wilson
 from leadscore.funnel.velocity import Nurture, Velocity, nurture, velocity
-from serving.config import EconomicsConfig
+from training.policy import EconomicsConfig
 
 Row = dict[str, Any]
 
 
-class RoutingRule(BaseModel):
+class RoutingRule(FrozenConfig):
     """A one-line routing rule: rank leads by one point-in-time feature of the champion's spec.
 
     With `min_value` the rule is a yes/no flag (feature ≥ min_value first, ties in random
     order); with `min_value: null`, leads are ranked by the feature's value.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     name: str = Field(min_length=1)
     feature: str = Field(min_length=1, description="a feature name, e.g. pricing_view_count_7d")
     min_value: float | None = 1.0
 
 
-class FunnelConfig(BaseModel):
-    """configs/funnel.yaml: the margin target, how partners are ranked, the rules to beat."""
+class FunnelConfig(FrozenConfig):
+    """configs/funnel.yaml: how partners are ranked, the rules to beat."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    margin: float = Field(0.5, ge=0, lt=1, description="target margin; the rest may win a deal")
     ci_level: float = Field(0.95, gt=0, lt=1, description="Wilson interval confidence level")
     min_partner_leads: int = Field(20, ge=1, description="partners with fewer are not ranked")
     partner_rank: Literal["lower_bound", "rate"] = "lower_bound"
@@ -174,13 +171,16 @@ WEBINAR_STEPS = (
 def funnel_figures(
     data: LeadData, as_of: datetime | None, config: FunnelConfig, economics: EconomicsConfig
 ) -> FunnelFigures:
-    """Every figure of the report but the model's, from what was known before `as_of`."""
-    data, moment = known_at(data, as_of)
+    """Every figure of the report but the model's, from what was known before `as_of`
+    (default: everything, as of the data's end)."""
+    data, moment = data.as_of(as_of)
+    if data.leads.height == 0:
+        raise LeadscoreError(f"no lead was created before --as-of {moment.isoformat()}")
     facts = lead_facts(data)
     level = config.ci_level
     totals = facts.select(**COUNTS).row(0, named=True)
     has_webinars = totals["registered"] + totals["attended"] > 0
-    money = _economics(data, totals, config, economics)
+    money = _economics(data, totals, economics)
     return FunnelFigures(
         as_of=moment,
         leads=facts.height,
@@ -217,9 +217,7 @@ def _groups(facts: pl.DataFrame, by: str, level: float) -> list[tuple[Group, Row
     ]
 
 
-def _economics(
-    data: LeadData, totals: Row, config: FunnelConfig, economics: EconomicsConfig
-) -> Economics:
+def _economics(data: LeadData, totals: Row, economics: EconomicsConfig) -> Economics:
     """MRR from the data's WON rows; lifetime from configs/economics.yaml, because the data
     contract records no churn. CLV × (1 − margin) is what winning and serving may cost."""
     won = data.stages.filter(pl.col(c.STAGE) == c.WON)
@@ -235,10 +233,10 @@ def _economics(
         lifetime_months=economics.lifetime_months,
         lifetime_from="config (the data has no churn)",
         clv_pln=clv,
-        margin=config.margin,
-        allowable_acquisition_cost_pln=clv * (1 - config.margin),
+        margin=economics.margin,
+        allowable_acquisition_cost_pln=clv * (1 - economics.margin),
         value_per_lead_pln=value_per_lead,
-        allowable_cost_per_lead_pln=value_per_lead * (1 - config.margin),
+        allowable_cost_per_lead_pln=value_per_lead * (1 - economics.margin),
     )
 
 
@@ -247,7 +245,7 @@ def _source_row(group: Group, row: Row, money: Economics, config: FunnelConfig) 
     leads signed divided by its leads, × lifetime (= conversion × MRR × lifetime)."""
     mrr = row["mrr"] / row["won"] if row["won"] else NAN
     value = row["mrr"] / row["leads"] * money.lifetime_months
-    allowable = value * (1 - config.margin)
+    allowable = value * (1 - money.margin)
     cost = config.cost_per_lead_pln.get(group.key)
     return SourceEconomics(
         group=group,

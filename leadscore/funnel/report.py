@@ -19,19 +19,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from features.tables import LeadData
 from leadscore.funnel import plots
-from leadscore.funnel.facts import known_at
 from leadscore.funnel.figures import FunnelConfig, FunnelFigures, funnel_figures
 from leadscore.funnel.routing import RoutingValue, load_champion, routing_value
 from leadscore.funnel.tables import tables
-from serving.config import EconomicsConfig, RoutingConfig
-from training import registry
-from training.config import TrainConfig
+from training.pair import CONVERSION
+from training.policy import Policy
+from training.registry import CHAMPION, Registry
 from training.report import figure_png
 
 
@@ -46,37 +44,36 @@ def build_report(
     data: LeadData,
     as_of: datetime | None,
     config: FunnelConfig,
-    economics: EconomicsConfig,
-    routing: RoutingConfig,
-    train: TrainConfig,
+    policy: Policy,
+    registry: Registry,
 ) -> FunnelReport:
     """The funnel figures, and the value of model routing when a champion exists."""
-    figures = funnel_figures(data, as_of, config, economics)
+    figures = funnel_figures(data, as_of, config, policy.economics)
     notes: list[str] = []
-    capacity = routing.capacity.leads_per_day if routing.capacity else train.capacity_per_day
-    if routing.capacity is None:
-        notes.append(f"routing config has no capacity: using the train config's {capacity}/day")
-    value = _model_routing(data, as_of, config, capacity, notes)
+    value = _model_routing(data.as_of(as_of)[0], config, policy, registry, notes)
     return FunnelReport(figures, value, tuple(notes))
 
 
 def _model_routing(
-    data: LeadData,
-    as_of: datetime | None,
-    config: FunnelConfig,
-    capacity: int,
-    notes: list[str],
+    data: LeadData, config: FunnelConfig, policy: Policy, registry: Registry, notes: list[str]
 ) -> RoutingValue | None:
     """The champion's routing value, or None with a note saying why there is none."""
+    capacity = policy.capacity_per_day
+    if capacity is None:
+        notes.append(
+            "the routing config sets no sales capacity: model routing, which is judged at "
+            "that capacity, skipped"
+        )
+        return None
     with tempfile.TemporaryDirectory() as tmp:
-        champion = load_champion(Path(tmp))
+        champion = load_champion(registry, Path(tmp))
         if champion is None:
             notes.append(
-                f"no {registry.CONVERSION}@{registry.CHAMPION} in {mlflow.get_tracking_uri()}: "
+                f"no {CONVERSION}@{CHAMPION} in {registry.uri}: "
                 "model routing skipped (run `leadscore train` first)"
             )
             return None
-        value = routing_value(known_at(data, as_of)[0], champion, capacity, config)
+        value = routing_value(data, champion, capacity, config)
     if value is None:
         notes.append(
             "model routing skipped: the champion's backtest periods hold no SQL this data can "
@@ -202,39 +199,43 @@ def metrics(report: FunnelReport) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if math.isfinite(v)}
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where the report goes besides the terminal and the registry."""
+
+    html: Path | None = None
+    json: Path | None = None
+
+
 def run_funnel(
     data: LeadData,
     as_of: datetime | None,
     config: FunnelConfig,
-    economics: EconomicsConfig,
-    routing: RoutingConfig,
-    train: TrainConfig,
-    html_path: Path | None = None,
-    json_path: Path | None = None,
-    console: Console | None = None,
+    policy: Policy,
+    registry: Registry,
+    outputs: Outputs = Outputs(),
 ) -> tuple[FunnelReport, str]:
-    """Build, print, write and log the report as an MLflow run named "funnel"."""
-    report = build_report(data, as_of, config, economics, routing, train)
-    print_report(report, console or Console())
+    """Build, print, write and record the report as a run named "funnel"."""
+    report = build_report(data, as_of, config, policy, registry)
+    print_report(report, Console())
     text, page = to_json(report), to_html(report, pictures(report))
-    for path, content in ((json_path, text), (html_path, page)):
+    for path, content in ((outputs.json, text), (outputs.html, page)):
         if path is not None:
             _write(path, content)
-    registry.configure()
-    with mlflow.start_run(run_name="funnel") as run:
-        mlflow.log_params(
+    with registry.run("funnel") as run:
+        run.params(
             {
                 "as_of": report.figures.as_of.isoformat(),
-                "margin": config.margin,
+                "margin": policy.economics.margin,
                 "ci_level": config.ci_level,
-                "lifetime_months": economics.lifetime_months,
+                "lifetime_months": policy.economics.lifetime_months,
                 "champion_version": report.routing.model_version if report.routing else None,
             }
         )
-        mlflow.log_metrics(metrics(report))
-        mlflow.log_text(text, "funnel.json")
-        mlflow.log_text(page, "funnel_report.html")
-    return report, run.info.run_id
+        run.metrics(metrics(report))
+        run.text(text, "funnel.json")
+        run.text(page, "funnel_report.html")
+    return report, run.id
 
 
 def _write(path: Path, content: str) -> None:

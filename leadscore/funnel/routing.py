@@ -7,10 +7,10 @@ those periods), by random order and by a few one-line rules ("attended a webinar
 view in the last 7 days"); each ranking routes its top K, and we count the SQLs within the
 horizon and the contracts those rows went on to. Snapshots are a sample of the open leads
 (every `snapshot_every_days`, within the row budget), so K is scaled the way training's
-recall@capacity is (`capacity_per_snapshot_day`).
-
-Ties (every rule, and random order) are broken at random, and we count the *expected*
-capture rather than one draw: exact, repeatable and fair to coarse rules.
+recall@capacity is, and each ranking's catch is counted as training counts recall@capacity
+(training/evaluation.py `capacity_per_snapshot_day`, training/metrics.py `captured`): ties
+(every rule, and random order) are broken at random, and the *expected* capture is counted
+rather than one draw — exact, repeatable and fair to coarse rules.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ from features.errors import LeadscoreError
 from features.tables import LeadData
 from features.vectors import table_features, to_matrix
 from leadscore.funnel.figures import FunnelConfig, RoutingRule
-from training import registry
+from training.evaluation import capacity_per_snapshot_day
+from training.metrics import captured
 from training.models import ConversionModel
+from training.pair import CONVERSION
+from training.registry import CHAMPION, PREDICTIONS, Registry
 
 
 @dataclass(frozen=True)
@@ -77,26 +80,6 @@ class RoutingValue:
     curve: tuple[CurvePoint, ...]
 
 
-def captured(y: np.ndarray, score: np.ndarray, day: np.ndarray, k: int) -> float:
-    """Expected sum of `y` over each day's top `k` rows by `score`, ties in random order.
-
-    Per day, whole groups of equal score are taken while they fit; the group that straddles
-    the k-th place gives each member the chance (places left) / (group size). With distinct
-    scores this is training.metrics.recall_at_capacity's count.
-    """
-    if y.size == 0:
-        return 0.0
-    groups = (
-        pl.DataFrame({"day": day, "score": score, "y": y.astype(np.float64)})
-        .group_by("day", "score")
-        .agg(n=pl.len().cast(pl.Int64), y=pl.col("y").sum())  # signed: k - before < 0
-        .sort(["day", "score"], descending=[False, True])
-        .with_columns(before=(pl.col("n").cum_sum() - pl.col("n")).over("day"))
-        .with_columns(take=(k - pl.col("before")).clip(0, pl.col("n")))
-    )
-    return float((groups["take"] / groups["n"] * groups["y"]).sum())
-
-
 def check_rules(rules: tuple[RoutingRule, ...], names: list[str]) -> None:
     """Refuse a rule on a feature the champion does not have, naming similar ones."""
     for rule in rules:
@@ -127,19 +110,18 @@ class Champion:
     sample_rate: float  # the share of all snapshots its training rows were
 
 
-def load_champion(dest: Path) -> Champion | None:
-    """The champion of the configured MLflow store, or None if there is none."""
-    registry.configure()
+def load_champion(registry: Registry, dest: Path) -> Champion | None:
+    """The champion of the store, or None if there is none."""
     try:
-        version = registry.version_of(registry.CONVERSION, registry.CHAMPION)
+        version = registry.version_of(CONVERSION, CHAMPION)
     except LeadscoreError:
         return None
-    run_id = registry.run_of(registry.CONVERSION, version)
+    run_id = registry.run_of(CONVERSION, version)
     facts = registry.run_dict(run_id, "data_fingerprint.json") or {}
     return Champion(
         version,
         registry.load_conversion(version, dest),
-        registry.run_table(run_id, registry.PREDICTIONS, dest),
+        registry.run_table(run_id, PREDICTIONS, dest),
         float(facts.get("snapshot_sample_rate", 1.0)),
     )
 
@@ -170,7 +152,9 @@ def routing_value(
         "sql": rows["converted"].to_numpy().astype(np.float64),
         "contracts": rows["event_observed"].to_numpy(),
     }
-    per_day = capacity_per_day * champion.sample_rate / features.snapshot_every_days
+    per_day = capacity_per_snapshot_day(
+        capacity_per_day, champion.sample_rate, features.snapshot_every_days
+    )
     scores = {
         f"model v{champion.version}": rows["p"].to_numpy(),
         "random order": np.zeros(rows.height),

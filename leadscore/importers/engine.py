@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from features import contract as c
 from features.config import FeatureConfig
@@ -28,7 +27,7 @@ from features.tables import check_folder, write_frame
 from leadscore.importers.convert import Tables, build_tables
 from leadscore.importers.mapping import Column, ImportMapping, load_mapping
 from leadscore.importers.reader import load_export
-from leadscore.settings import default_config
+from leadscore.settings import default_config, read_yaml, validated, write_config
 from training.config import TrainConfig
 
 MARKER = "import.json"
@@ -124,22 +123,18 @@ def training_configs(
     otherwise, `leadscore tune` on the imported folder writes them into it, and `train` reads
     them from there (never those tuned on other data).
     """
-    configs = []
-    for name, model, overrides in (
-        ("features", FeatureConfig, mapping.features),
-        ("train", TrainConfig, mapping.train),
-    ):
-        base = yaml.safe_load(default_config(name).read_text()) or {}
-        try:
-            configs.append(model.model_validate(_merge(base, overrides)))
-        except ValidationError as exc:
-            issues = "; ".join(
-                f"{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise LeadscoreError(f"{where}: {issues}") from None
-    features, train = configs
-    assert isinstance(features, FeatureConfig) and isinstance(train, TrainConfig)
+    features = validated(
+        FeatureConfig,
+        _merge(read_yaml(default_config("features")), mapping.features),
+        str(where),
+        within="features.",
+    )
+    train = validated(
+        TrainConfig,
+        _merge(read_yaml(default_config("train")), mapping.train),
+        str(where),
+        within="train.",
+    )
     if "tuned_params" not in mapping.train:
         train = train.model_copy(update={"tuned_params": str(out / TUNED_FILE)})
     return features, train
@@ -266,9 +261,8 @@ def _write_folder(
         write_frame(tables.stages, partial / f"{c.STAGES}.parquet")
         write_frame(tables.leads, partial / f"{c.LEADS}.parquet")
         for name, config in configs.items():
-            text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
             header = f"# written by `leadscore import` from {provenance['mapping']}\n"
-            (partial / name).write_text(header + text)
+            write_config(partial / name, config, header)
         (partial / MARKER).write_text(json.dumps(provenance, indent=1) + "\n")
         problems, _ = check_folder(partial)
         if problems:

@@ -14,14 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from features import contract as c
+from features.config import FrozenConfig
 from features.errors import LeadscoreError
 from leadscore.settings import CONFIG_DIR, load_config
 
 IMPORTER_DIR = CONFIG_DIR / "importers"
-FROZEN = ConfigDict(extra="forbid", frozen=True)
 OutcomeStage = Literal["SQL", "WON", "LOST", "NURTURE"]
 
 
@@ -43,10 +43,8 @@ def snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
-class Column(BaseModel):
+class Column(FrozenConfig):
     """A source column that becomes a lead attribute (numeric or categorical)."""
-
-    model_config = FROZEN
 
     column: str = Field(min_length=1, description="header in the source file")
     name: str | None = Field(None, description="contract column; default: snake_case(column)")
@@ -84,42 +82,34 @@ class LeakyColumn(Column):
     reason: str = Field(min_length=1)
 
 
-class Ignored(BaseModel):
+class Ignored(FrozenConfig):
     """A column deliberately not imported, with the reason (printed on import)."""
-
-    model_config = FROZEN
 
     column: str
     reason: str = Field(min_length=1)
 
 
-class Join(BaseModel):
+class Join(FrozenConfig):
     """A lookup file joined on a key column; its attributes come in only with that key.
 
     When the key is a leaky column that is dropped, everything joined through it is dropped
     too: an attribute looked up by a leaky key carries the key's leak (e.g. its missingness).
     """
 
-    model_config = FROZEN
-
     file: str
     key: str = Field(description="the column both files share")
     attributes: tuple[Column, ...] = Field(min_length=1)
 
 
-class LeadId(BaseModel):
+class LeadId(FrozenConfig):
     """The lead's id column; without one, ids are `prefix` + the 1-based row number."""
-
-    model_config = FROZEN
 
     column: str | None = None
     prefix: str = ""
 
 
-class Source(BaseModel):
+class Source(FrozenConfig):
     """Where a lead came from: a column (empty values become `missing`) or one fixed value."""
-
-    model_config = FROZEN
 
     column: str | None = None
     value: str | None = None
@@ -132,24 +122,20 @@ class Source(BaseModel):
         return self
 
 
-class RowOrder(BaseModel):
+class RowOrder(FrozenConfig):
     """Rows are in time order with month (and weekday) columns but no year or date.
 
     The year starts at `first_month` and advances whenever the month goes back; within a
     month each new run of weekdays is the next calendar day with that weekday.
     """
 
-    model_config = FROZEN
-
     first_month: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM of the first row")
     month_column: str
     weekday_column: str | None = None
 
 
-class CreatedAt(BaseModel):
+class CreatedAt(FrozenConfig):
     """How each lead's creation time is found: exactly one of column, fixed, row_order."""
-
-    model_config = FROZEN
 
     column: str | None = None
     missing: Literal["error", "drop", "end"] = Field(
@@ -167,10 +153,8 @@ class CreatedAt(BaseModel):
         return self
 
 
-class Outcome(BaseModel):
+class Outcome(FrozenConfig):
     """The stages one value of the label column adds after MQL, and when they happen."""
-
-    model_config = FROZEN
 
     stages: tuple[OutcomeStage, ...] = ()
     at: str | None = Field(None, description="date column of these stages")
@@ -194,10 +178,8 @@ class Outcome(BaseModel):
         return c.SQL in self.stages
 
 
-class Label(BaseModel):
+class Label(FrozenConfig):
     """The outcome column: each value's stages; `mrr` is the amount column for WON."""
-
-    model_config = FROZEN
 
     column: str
     outcomes: dict[str, Outcome] = Field(min_length=1)
@@ -217,10 +199,8 @@ class Label(BaseModel):
         return self
 
 
-class ReadSpec(BaseModel):
+class ReadSpec(FrozenConfig):
     """The main file and how to read it; every value is read as text first."""
-
-    model_config = FROZEN
 
     file: str
     separator: str = Field(",", min_length=1, max_length=1)
@@ -236,10 +216,8 @@ class ReadSpec(BaseModel):
         return [as_text(v) for v in values] if isinstance(values, list | tuple) else values
 
 
-class ImportMapping(BaseModel):
+class ImportMapping(FrozenConfig):
     """Everything `leadscore import` needs to turn one kind of export into a data folder."""
-
-    model_config = FROZEN
 
     description: str = ""
     read: ReadSpec

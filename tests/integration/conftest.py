@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import FEATURES, TOKEN, TRAINING, Server, Store, start_server, using
+from harness import POLICY, TOKEN, TRAINING, Server, Store, procedure, start_server
 
 from features.tables import LeadData, load_data
 from training.train import train
@@ -21,9 +21,9 @@ def store(tmp_path_factory: pytest.TempPathFactory, sim_dir: Path) -> Store:
     """v1 (champion) and v2 (challenger) of both models, trained with different seeds."""
     trained = Store(tmp_path_factory.mktemp("registry"))
     data = load_data(sim_dir)
-    with using(trained):
-        for seed in (0, 1):
-            train(data, sim_dir, FEATURES, TRAINING.model_copy(update={"seed": seed}))
+    registry = trained.registry()
+    for seed in (0, 1):
+        train(data, procedure(TRAINING.model_copy(update={"seed": seed})), POLICY, registry)
     return trained
 
 

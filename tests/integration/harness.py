@@ -27,12 +27,15 @@ import yaml
 
 from features.config import FeatureConfig
 from features.tables import LeadData
-from training.config import TrainConfig
+from leadscore.settings import default_config, load_policy
+from training.config import Procedure, RegistryConfig, TrainConfig
+from training.registry import Registry
 
 LEADSCORE = Path(sys.executable).parent / "leadscore"
 FEATURES = FeatureConfig(snapshot_row_budget=100_000)
 # One thread: on a shared 2-core machine LightGBM's two OpenMP threads can run 10x slower.
 TRAINING = TrainConfig(tuned_params=None, threads=1)
+POLICY = load_policy(default_config("routing"), default_config("economics"))
 TOKEN = "test-token-7f3a"
 READY_SECONDS = 120
 
@@ -50,6 +53,15 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.folder / "mlflow.db", folder / "mlflow.db")
         return Store(folder)
+
+    def registry(self) -> Registry:
+        """The gateway to this store, as a command builds it."""
+        return Registry(RegistryConfig(tracking_uri=self.uri))
+
+
+def procedure(config: TrainConfig = TRAINING, features: FeatureConfig = FEATURES) -> Procedure:
+    """The training procedure of these configs, with the train config's booster parameters."""
+    return Procedure(features=features, train=config, params=config.conversion)
 
 
 @contextmanager

@@ -19,12 +19,14 @@ from features.config import FeatureConfig
 from features.tables import load_data
 from leadscore.cli import main
 from leadscore.funnel.figures import FunnelConfig, FunnelFigures, funnel_figures
-from leadscore.funnel.report import build_report, run_funnel
+from leadscore.funnel.report import Outputs, build_report, run_funnel
 from leadscore.settings import default_config, load_config
-from leadscore.simulate import SimulationConfig, run_simulation
-from serving.config import EconomicsConfig, RoutingConfig
-from training import registry
-from training.config import TrainConfig
+from leadscore.simulator.config import SimulationConfig
+from leadscore.simulator.simulate import run_simulation
+from training.config import Procedure, RegistryConfig, TrainConfig
+from training.pair import CONVERSION
+from training.policy import EconomicsConfig, Policy, RoutingConfig
+from training.registry import Registry
 from training.train import train
 
 SIMULATION = load_config(default_config("simulate"), SimulationConfig)
@@ -32,6 +34,7 @@ TARGETS = SIMULATION.targets
 CONFIG = load_config(default_config("funnel"), FunnelConfig)
 ECONOMICS = load_config(default_config("economics"), EconomicsConfig)
 ROUTING = load_config(default_config("routing"), RoutingConfig)
+POLICY = Policy(routing=ROUTING, economics=ECONOMICS)
 TRAIN = TrainConfig(tuned_params=None)
 
 
@@ -71,10 +74,14 @@ def funnel_run() -> mlflow.entities.Run:
 def trained_store(tmp_path_factory: pytest.TempPathFactory, sim_dir: Path) -> Path:
     """An MLflow store whose first (so champion) models were trained on sim_dir."""
     folder = tmp_path_factory.mktemp("funnel_mlflow")
-    with pytest.MonkeyPatch.context() as patch:
-        use_store(patch, folder)
-        train(load_data(sim_dir), sim_dir, FeatureConfig(snapshot_row_budget=100_000), TRAIN)
+    features = FeatureConfig(snapshot_row_budget=100_000)
+    procedure = Procedure(features=features, train=TRAIN, params=TRAIN.conversion)
+    train(load_data(sim_dir), procedure, POLICY, registry_of(folder))
     return folder
+
+
+def registry_of(folder: Path) -> Registry:
+    return Registry(RegistryConfig(tracking_uri=f"sqlite:///{folder}/mlflow.db"))
 
 
 def test_cli_writes_json_and_offline_html_and_logs_a_run(
@@ -169,14 +176,15 @@ def test_model_routing_beats_random_order_and_is_logged(
 ) -> None:
     use_store(monkeypatch, trained_store)
     html, out = tmp_path / "f.html", tmp_path / "f.json"
+    registry = registry_of(trained_store)
     report, run_id = run_funnel(
-        load_data(sim_dir), None, CONFIG, ECONOMICS, ROUTING, TRAIN, html, out
+        load_data(sim_dir), None, CONFIG, POLICY, registry, Outputs(html=html, json=out)
     )
     r = report.routing
     assert r is not None and r.model_version == 1 and not report.notes
     assert r.capacity_per_day == 300  # configs/routing.yaml: 100 reps × 3
     # A snapshot is a weekly look (and a sample beyond the row budget): K is scaled so.
-    run_id_of_champion = registry.run_of(registry.CONVERSION, 1)
+    run_id_of_champion = registry.run_of(CONVERSION, 1)
     facts = mlflow.artifacts.load_dict(f"runs:/{run_id_of_champion}/data_fingerprint.json")
     k = round(300 * facts["snapshot_sample_rate"] / 7)
     assert k == 43  # this folder's snapshots all fit the budget: 300 / 7
@@ -211,7 +219,7 @@ def test_model_routing_beats_random_order_and_is_logged(
     # Cut before the champion's backtest periods ended, there is nothing they can judge yet:
     # a figure "as of June" may not use outcomes known only in autumn.
     early = build_report(
-        load_data(sim_dir), datetime(2024, 6, 1, tzinfo=UTC), CONFIG, ECONOMICS, ROUTING, TRAIN
+        load_data(sim_dir), datetime(2024, 6, 1, tzinfo=UTC), CONFIG, POLICY, registry
     )
     assert early.routing is None
     assert any("backtest periods hold no SQL" in note for note in early.notes)

@@ -21,12 +21,18 @@ from features.config import FeatureConfig
 from features.tables import LeadData, load_data
 from features.vectors import table_features, to_matrix
 from leadscore.cli import main
-from leadscore.settings import load_config
-from training import registry
-from training.config import TrainConfig
+from leadscore.settings import (
+    default_config,
+    load_config,
+    load_policy,
+    registry_config,
+    tuned_params,
+)
+from training.config import Procedure, TrainConfig
 from training.dataset import build_training_set
 from training.folds import backtest_folds
 from training.linear import LinearBase
+from training.registry import Registry
 from training.train import TrainResult, train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -36,6 +42,7 @@ SETS = {
     "crm-opportunities": "crm_sales_opportunities",
 }
 # CI lays shared/ beside the clone: a missing data set is a failure, never a silent skip.
+POLICY = load_policy(default_config("routing"), default_config("economics"))
 
 
 @pytest.fixture
@@ -64,7 +71,10 @@ def train_set(
     machine is shared)."""
     features = load_config(out / "features.yaml", FeatureConfig)
     config = load_config(out / "train.yaml", TrainConfig).model_copy(update={"threads": 1})
-    return train(data or load_data(out), out, features, config), features, config
+    params, source = tuned_params(config)
+    procedure = Procedure(features=features, train=config, params=params, params_from=source)
+    registry = Registry(registry_config())  # the store the environment names, as users do
+    return train(data or load_data(out), procedure, POLICY, registry), features, config
 
 
 def promote_and_score(out: Path, tmp_path: Path, as_of: str) -> None:
@@ -83,7 +93,7 @@ def promote_and_score(out: Path, tmp_path: Path, as_of: str) -> None:
     if frame.height:
         p = np.asarray(model.predict(frame.drop("lead_id", "as_of").to_pandas()))
         assert p.shape == (frame.height,) and ((p > 0) & (p < 1)).all()
-    funnel = ["funnel", "--data", str(out), "--train-config", str(out / "train.yaml")]
+    funnel = ["funnel", "--data", str(out)]
     assert main([*funnel, "--json", str(tmp_path / "funnel.json")]) == 0
     assert (tmp_path / "funnel.json").exists()
 
@@ -150,7 +160,9 @@ def test_bank_marketing_without_duration_split_by_time(
     later = build_training_set(data, features, config.seed).rows.filter(pl.col("as_of") >= cut)
     assert later.height == len(created) - int(len(created) * 0.8)
     assert abs(later["converted"].mean() - 0.308) < 0.002  # SOURCE.md: 30.8% in the last 20%
-    model = registry.load_conversion(result.conversion.version, tmp_path / "model")
+    model = Registry(registry_config()).load_conversion(
+        result.conversion.version, tmp_path / "model"
+    )
     fitted = build_training_set(data.known_at(cut), features, config.seed)
     baseline = LinearBase.fit(
         fitted.matrix(model.spec, np.arange(fitted.rows.height)),

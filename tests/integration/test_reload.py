@@ -14,11 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import TRAINING, Server, Store, sample_payloads, start_server, using
+from harness import TRAINING, Server, Store, sample_payloads, start_server
 
 from features.tables import LeadData
 from serving.example import EXAMPLE_LEAD
-from serving.reload import Champions, ModelHolder
+from serving.reload import ModelHolder
+from training.pair import Champions
 from training.promote import promote
 
 READYZ_FIELDS = {
@@ -93,8 +94,7 @@ def test_a_promotion_under_load_is_served_within_the_check_period_without_a_fail
         thread.start()
     try:
         time.sleep(1)
-        with using(registry_copy):
-            decision = promote(data, TRAINING, force=True)
+        decision = promote(data, TRAINING, registry_copy.registry(), force=True)
         promoted = time.monotonic()
         assert decision.promoted and decision.challenger == 2
         time.sleep(2 * CHECK_SECONDS + 3)

@@ -22,18 +22,18 @@ from harness import (
     free_port,
     lead_payload,
     sample_payloads,
-    using,
 )
 
 from features.tables import LeadData
 from leadscore.settings import default_config, load_config
-from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
+from serving.config import ServeConfig
 from serving.decode import Decoder
 from serving.example import EXAMPLE_LEAD
 from serving.intake import to_records
 from serving.routing import CapacityLedger, apply_capacity
 from serving.schemas import LeadIn, answer_json
-from serving.scorer import ModelPair, score_records
+from serving.scorer import score_records
+from training.policy import EconomicsConfig, Policy, RoutingConfig
 
 LEADS = 40
 
@@ -52,8 +52,7 @@ def expected(
 ) -> list[dict[str, Any]]:
     """What the in-process scorer answers for the same leads, as JSON, routed by the server's
     rules (their as_of days all lie outside the capacity window: no place is claimed)."""
-    with using(store):
-        pair = ModelPair.load(1, 1)
+    pair = store.registry().load_pair(1, 1)
     routing = load_config(server.log.parent / "routing.yaml", RoutingConfig)
     serve = load_config(server.log.parent / "serve.yaml", ServeConfig)
     economics = load_config(default_config("economics"), EconomicsConfig)
@@ -62,7 +61,7 @@ def expected(
     now = datetime.now(UTC)
     spec = pair.conversion.spec
     records, as_of = to_records(leads, now, spec)
-    scores = score_records(pair, records, as_of, routing, economics)
+    scores = score_records(pair, records, as_of, Policy(routing=routing, economics=economics))
     assert routing.capacity is not None
     ledger = CapacityLedger(
         tmp_path_factory.mktemp("ledger") / "places.sqlite",

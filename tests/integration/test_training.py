@@ -18,15 +18,18 @@ from features.config import FeatureConfig
 from features.errors import LeadscoreError
 from features.tables import load_data
 from leadscore.cli import main
-from training import registry
-from training.config import BoosterParams, TrainConfig
+from leadscore.settings import default_config, load_policy, tuned_params, write_config
+from leadscore.simulator.oracle import oracle_for
+from training.config import BoosterParams, Procedure, RegistryConfig, TrainConfig
+from training.pair import CONVERSION, VELOCITY
 from training.promote import promote, rollback
 from training.pyfunc import frame_to_matrix
-from training.train import TrainResult, booster_params, train
-from training.tune import tune
+from training.registry import CHAMPION, Registry
+from training.train import TrainResult, train
 
 FEATURES = FeatureConfig(snapshot_row_budget=100_000)
 CONFIG = TrainConfig(tuned_params=None)
+POLICY = load_policy(default_config("routing"), default_config("economics"))
 # Stumps without the linear base: far behind its own logistic baseline and the champion.
 WEAK = CONFIG.model_copy(
     update={
@@ -47,10 +50,22 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def trained(store: Path, sim_dir: Path) -> list[TrainResult]:
-    """Two trainings with identical inputs (v1, v2), then a deliberately weak one (v3)."""
+def registry(store: Path) -> Registry:
+    return Registry(RegistryConfig(tracking_uri=f"sqlite:///{store}/mlflow.db"))
+
+
+def procedure(config: TrainConfig) -> Procedure:
+    return Procedure(features=FEATURES, train=config, params=config.conversion)
+
+
+@pytest.fixture(scope="module")
+def trained(registry: Registry, sim_dir: Path) -> list[TrainResult]:
+    """Two trainings with identical inputs (v1, v2), then a deliberately weak one (v3); the
+    simulator's oracle beside them, as `leadscore train` hands it over for simulated data."""
     data = load_data(sim_dir)
-    return [train(data, sim_dir, FEATURES, cfg) for cfg in (CONFIG, CONFIG, WEAK)]
+    oracle = oracle_for(sim_dir, FEATURES.horizon_days)
+    assert oracle is not None
+    return [train(data, procedure(cfg), POLICY, registry, oracle) for cfg in (CONFIG, CONFIG, WEAK)]
 
 
 def test_the_deployed_model_trains_on_snapshots_up_to_the_data_end(
@@ -163,7 +178,7 @@ def test_first_version_is_champion_and_later_ones_challengers(
 
 
 def test_pyfunc_in_a_new_process_returns_the_in_process_probabilities(
-    trained: list[TrainResult], sim_dir: Path, store: Path
+    trained: list[TrainResult], sim_dir: Path, store: Path, registry: Registry
 ) -> None:
     frame_path = store / "features.parquet"
     assert (
@@ -195,29 +210,31 @@ def test_pyfunc_in_a_new_process_returns_the_in_process_probabilities(
 
 
 def test_promotion_gate_refuses_a_weak_challenger_then_rollback_restores(
-    trained: list[TrainResult], sim_dir: Path
+    trained: list[TrainResult], sim_dir: Path, registry: Registry
 ) -> None:
     data = load_data(sim_dir)
-    decision = promote(data, CONFIG)  # challenger = v3, the weak one
+    decision = promote(data, CONFIG, registry)  # challenger = v3, the weak one
     assert (decision.champion, decision.challenger) == (1, 3)
     assert not decision.promoted and "logistic regression" in decision.reason
-    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 1
+    assert registry.version_of(CONVERSION, CHAMPION) == 1
     champion_auc, challenger_auc = (m["roc_auc"] for m in decision.table.values())
     assert challenger_auc < champion_auc - 0.01  # backtested on the same rows
 
-    forced = promote(data, CONFIG, force=True)
+    forced = promote(data, CONFIG, registry, force=True)
     assert forced.promoted
-    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 3
-    assert registry.version_of(registry.VELOCITY, registry.CHAMPION) == 3
+    assert registry.version_of(CONVERSION, CHAMPION) == 3
+    assert registry.version_of(VELOCITY, CHAMPION) == 3
 
-    assert rollback() == (3, 1)
-    assert registry.version_of(registry.CONVERSION, registry.CHAMPION) == 1
-    assert registry.version_of(registry.VELOCITY, registry.CHAMPION) == 1
+    assert rollback(registry) == (3, 1)
+    assert registry.version_of(CONVERSION, CHAMPION) == 1
+    assert registry.version_of(VELOCITY, CHAMPION) == 1
     recorded = mlflow.search_runs(filter_string="attributes.run_name = 'promote'")
     assert len(recorded) == 2
 
 
-def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> None:
+def test_too_little_data_is_refused_with_the_counts(
+    tmp_path: Path, capsys, registry: Registry
+) -> None:
     small = tmp_path / "small"
     assert (
         main(
@@ -236,7 +253,7 @@ def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> N
         == 0
     )
     with pytest.raises(LeadscoreError, match=r"too few converted leads .*: \d+ leads .*need 100"):
-        train(load_data(small), small, FEATURES, CONFIG)
+        train(load_data(small), procedure(CONFIG), POLICY, registry)
     capsys.readouterr()
     assert main(["train", "--data", str(small)]) == 1
     err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the error
@@ -247,11 +264,21 @@ def test_too_little_data_is_refused_with_the_counts(tmp_path: Path, capsys) -> N
 def test_three_trial_tune_writes_parameters_the_next_train_uses(store: Path, sim_dir: Path) -> None:
     target = store / "tuned.yaml"
     config = CONFIG.model_copy(update={"tuned_params": str(target)})
-    result = tune(load_data(sim_dir), FEATURES, config, trials=3)
-    assert result.trials == 3 and target.exists()
+    write_config(store / "train.yaml", config)
+    write_config(store / "features.yaml", FEATURES)
+    args = ["tune", "--data", str(sim_dir), "--trials", "3", "--config", str(store / "train.yaml")]
+    assert main([*args, "--features-config", str(store / "features.yaml")]) == 0
+    assert target.exists()
     assert (store / "optuna.db").exists()  # the study lives beside the parameters
-    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
+    (tuned,) = mlflow.search_runs(
+        filter_string="attributes.run_name = 'tune'", output_format="list"
+    )
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{tuned.info.run_id}'")
     assert len(children) == 3
-    params, source = booster_params(config)
-    assert source == str(target) and params == result.best
+    params, source = tuned_params(config)
+    assert source == str(target) and params != config.conversion
+    best = {
+        k.removeprefix("best."): v for k, v in tuned.data.params.items() if k.startswith("best.")
+    }
+    assert best and all(best[k] == str(getattr(params, k)) for k in best)  # the study's best
     assert 2 <= params.max_depth <= 5 and params.num_leaves == 2**params.max_depth

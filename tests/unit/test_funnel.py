@@ -19,10 +19,9 @@ from features.errors import LeadscoreError
 from features.tables import load_data
 from leadscore.funnel.facts import wilson
 from leadscore.funnel.figures import FunnelConfig, FunnelFigures, RoutingRule, funnel_figures
-from leadscore.funnel.routing import captured, check_rules, rule_score
+from leadscore.funnel.routing import check_rules, rule_score
 from leadscore.settings import default_config, load_config
-from serving.config import EconomicsConfig
-from training.metrics import recall_at_capacity
+from training.policy import EconomicsConfig
 
 AS_OF = datetime(2025, 7, 1, tzinfo=UTC)
 ECONOMICS = EconomicsConfig(mrr_pln=1500, lifetime_months=45, sql_to_contract_rate=0.4)
@@ -279,27 +278,6 @@ def test_no_webinar_events_no_webinar_steps(make_folder: Callable[..., Path]) ->
     assert figures.velocity.signed == 7 and figures.velocity.open == 0
 
 
-def test_expected_capture_at_capacity_breaks_ties_at_random() -> None:
-    # Day 1, k = 2: 0.9 (y 0) is taken; the tie at 0.5 (y 1, 0) gets one place of two → 0.5.
-    # Day 2, k = 2: a three-way tie (y 1, 1, 0) gets two places of three → 2 × 2/3.
-    y = np.array([0, 1, 0, 1, 1, 1, 0])
-    score = np.array([0.9, 0.5, 0.5, 0.1, 1.0, 1.0, 1.0])
-    day = np.array([1, 1, 1, 1, 2, 2, 2])
-    assert captured(y, score, day, 2) == pytest.approx(0.5 + 4 / 3)
-    # Random order: 2 of 4 places × 2 positives, and 2 of 3 × 2.
-    assert captured(y, np.zeros(7), day, 2) == pytest.approx(1 + 4 / 3)
-    assert captured(y, score, day, 10) == pytest.approx(y.sum())
-
-
-def test_capture_agrees_with_training_recall_at_capacity_without_ties() -> None:
-    rng = np.random.default_rng(0)
-    y = (rng.random(500) < 0.2).astype(float)
-    score, day = rng.random(500), rng.integers(0, 20, 500)
-    assert captured(y, score, day, 4) == pytest.approx(
-        recall_at_capacity(y, score, day, 4) * y.sum()
-    )
-
-
 def test_rules_rank_by_a_feature_of_the_champion() -> None:
     names = ["pricing_view_count_7d", "intent_count_30d"]
     X = np.array([[0.0, 3.0], [2.0, np.nan], [1.0, 1.0]])
@@ -314,12 +292,15 @@ def test_rules_rank_by_a_feature_of_the_champion() -> None:
 
 def test_config_file_is_valid_and_strict(tmp_path: Path) -> None:
     config = load_config(default_config("funnel"), FunnelConfig)
-    assert config.margin == 0.5 and config.rules
+    assert config.rules
     with pytest.raises(ValidationError):
-        FunnelConfig(margn=0.5)  # type: ignore[call-arg]
+        FunnelConfig(ci_levle=0.9)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):  # the margin target is the policy's (economics.yaml)
+        FunnelConfig(margin=0.5)  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="strictly increasing"):
         FunnelConfig(nurture_age_days=(90, 30))
-    bad = tmp_path / "funnel.yaml"
-    bad.write_text("margin: 1.5\n")
+    assert load_config(default_config("economics"), EconomicsConfig).margin == 0.5
+    bad = tmp_path / "economics.yaml"
+    bad.write_text("mrr_pln: 1500\nlifetime_months: 45\nsql_to_contract_rate: 0.4\nmargin: 1.5\n")
     with pytest.raises(LeadscoreError, match="margin"):
-        load_config(bad, FunnelConfig)
+        load_config(bad, EconomicsConfig)

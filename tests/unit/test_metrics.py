@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training.metrics import (
+    captured,
     expected_calibration_error,
     kaplan_meier_share,
     lift_at,
@@ -43,6 +44,27 @@ def test_recall_at_capacity_ranks_within_each_day() -> None:
     # One lead a day: day 1 takes row 0 (converted), day 2 takes row 4 (not): 1 of 4 found.
     assert recall_at_capacity(y, p, day, 1) == pytest.approx(0.25)
     assert recall_at_capacity(y, p, day, 3) == pytest.approx(1.0)
+
+
+def test_expected_capture_at_capacity_breaks_ties_at_random() -> None:
+    # Day 1, k = 2: 0.9 (y 0) is taken; the tie at 0.5 (y 1, 0) gets one place of two → 0.5.
+    # Day 2, k = 2: a three-way tie (y 1, 1, 0) gets two places of three → 2 × 2/3.
+    y = np.array([0, 1, 0, 1, 1, 1, 0])
+    score = np.array([0.9, 0.5, 0.5, 0.1, 1.0, 1.0, 1.0])
+    day = np.array([1, 1, 1, 1, 2, 2, 2])
+    assert captured(y, score, day, 2) == pytest.approx(0.5 + 4 / 3)
+    # Random order: 2 of 4 places × 2 positives, and 2 of 3 × 2.
+    assert captured(y, np.zeros(7), day, 2) == pytest.approx(1 + 4 / 3)
+    assert captured(y, score, day, 10) == pytest.approx(y.sum())
+
+
+def test_recall_at_capacity_counts_a_tie_at_the_last_place_by_its_chance() -> None:
+    y = np.array([1, 0, 0], dtype=float)
+    p = np.array([0.5, 0.5, 0.1])
+    day = np.array([1, 1, 1])
+    # One place, two leads tied for it: the converted one is taken half the time.
+    assert recall_at_capacity(y, p, day, 1) == pytest.approx(0.5)
+    assert recall_at_capacity(y, p, day, 2) == pytest.approx(1.0)
 
 
 def test_c_index_counts_censored_rows_as_lower_bounds() -> None:

@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from leadscore.settings import default_config, load_config
-from serving.config import EconomicsConfig, RoutingConfig, ServeConfig
+from serving.config import ServeConfig
 from serving.routing import CapacityLedger, apply_capacity, assign_tiers
+from training.policy import EconomicsConfig, RoutingConfig
 
 ROUTING = RoutingConfig.model_validate(
     {

@@ -19,7 +19,6 @@ import pytest
 from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.vectors import LeadRecord, record_features, to_matrix
-from serving.config import EconomicsConfig, RoutingConfig
 from serving.decode import PRECOUNT_BYTES, Decoder
 from serving.errors import InvalidRequest, Rejected, field_path
 from serving.example import EXAMPLE_ANSWER, EXAMPLE_LEAD, curl_command
@@ -34,21 +33,25 @@ from serving.schemas import (
     answer_json,
     batch_in,
 )
-from serving.scorer import ModelPair, Scores, score_records
+from serving.scorer import Scores, score_records
 from training.models import Calibrator, ConversionModel, VelocityModel
+from training.pair import ModelPair
+from training.policy import EconomicsConfig, Policy, RoutingConfig
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 AS_OF = T0 + timedelta(days=40)
-ROUTING = RoutingConfig.model_validate(
-    {
-        "tiers": [
-            {"tier": "A", "min_score": 50, "route": "active_sales"},
-            {"tier": "B", "min_score": 20, "route": "active_sales"},
-            {"tier": "C", "min_score": 0, "route": "nurturing"},
-        ]
-    }
+POLICY = Policy(
+    routing=RoutingConfig.model_validate(
+        {
+            "tiers": [
+                {"tier": "A", "min_score": 50, "route": "active_sales"},
+                {"tier": "B", "min_score": 20, "route": "active_sales"},
+                {"tier": "C", "min_score": 0, "route": "nurturing"},
+            ]
+        }
+    ),
+    economics=EconomicsConfig(mrr_pln=1500, lifetime_months=45, sql_to_contract_rate=0.4),
 )
-ECONOMICS = EconomicsConfig(mrr_pln=1500, lifetime_months=45, sql_to_contract_rate=0.4)
 
 
 def _spec() -> FeatureSpec:
@@ -106,7 +109,7 @@ def _lead(i: int, **changes: object) -> LeadRecord:
 
 
 def _score(pair: ModelPair, leads: list[LeadRecord]) -> Scores:
-    return score_records(pair, leads, [AS_OF] * len(leads), ROUTING, ECONOMICS)
+    return score_records(pair, leads, [AS_OF] * len(leads), POLICY)
 
 
 def test_probability_is_the_models_own_prediction_on_the_features_vector(pair: ModelPair) -> None:

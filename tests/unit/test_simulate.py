@@ -15,7 +15,8 @@ from features.errors import LeadscoreError
 from features.tables import check_folder
 from leadscore.cli import main
 from leadscore.settings import default_config, load_config
-from leadscore.simulate import SimulationConfig, run_simulation
+from leadscore.simulator.config import SimulationConfig
+from leadscore.simulator.simulate import run_simulation
 
 CONFIG = load_config(default_config("simulate"), SimulationConfig)
 START = datetime(CONFIG.start.year, CONFIG.start.month, CONFIG.start.day, tzinfo=UTC)
@@ -65,7 +66,8 @@ def _days(delta: pl.Expr) -> pl.Expr:
 
 
 def _cumulative(u: pl.Expr) -> pl.Expr:
-    """Λ(u) exactly as leadscore/simulate.py documents it; min_horizontal skips nulls (= +inf)."""
+    """Λ(u) exactly as leadscore/simulator/tables.py documents it; min_horizontal skips
+    nulls (= +inf)."""
     upto = pl.min_horizontal(u, pl.col("ends_at"))
     base = pl.col("hazard_base") * _days(upto - pl.col(c.CREATED_AT))
     inside = _days(pl.min_horizontal(upto, pl.col("ready_until")) - pl.col("ready_at"))

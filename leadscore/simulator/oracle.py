@@ -17,6 +17,8 @@ the time already spent in a need).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,15 @@ def truth_table(folder: Path) -> pl.DataFrame | None:
         return None
     truth = pl.read_parquet(path)
     return truth if all(col in truth.columns for col in TRUTH_COLUMNS) else None
+
+
+def oracle_for(folder: Path, horizon_days: int) -> Callable[[pl.DataFrame], np.ndarray] | None:
+    """The oracle of a data folder's rows at the label horizon, when the folder holds the
+    simulator's truth (what `leadscore train` hands to training); None for real data."""
+    truth = truth_table(folder)
+    return (
+        partial(oracle_probability, truth, horizon_days=horizon_days) if truth is not None else None
+    )
 
 
 def oracle_probability(truth: pl.DataFrame, rows: pl.DataFrame, horizon_days: int) -> np.ndarray:

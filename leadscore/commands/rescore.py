@@ -1,0 +1,65 @@
+"""`leadscore rescore`: the nightly batch — score a pool, route the warm leads to sales."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leadscore.commands import options
+
+NAME = "rescore"
+HELP = "rescore a pool of leads with the champion models; route the warm ones to sales"
+DESCRIPTION = (
+    "Features, both champion models and the routing policy for every lead of "
+    "the pool at --as-of (default: the data's end); reasons for the leads sent to active "
+    "sales. Publishes DIR/scores.parquet and DIR/summary.json together (a run killed at "
+    "any moment leaves the previous pair); with --previous, marks the leads that moved "
+    "from nurturing to active sales (recycled)."
+)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    options.data_option(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (a link)")
+    options.as_of_option(parser, default="the data's end")
+    parser.add_argument(
+        "--pool",
+        choices=("nurture", "open", "all"),
+        default="nurture",
+        help="which leads: latest stage NURTURE (default), open, or all",
+    )
+    parser.add_argument(
+        "--previous", default=None, help="an earlier output folder (or scores file) to compare"
+    )
+    options.policy_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from features.tables import load_data
+    from leadscore.progress import bar
+    from serving.rescore import Pool, read_previous, run_rescore
+
+    policy = options.policy(args)
+    data, as_of = load_data(args.data).as_of(args.as_of)
+    previous = read_previous(args.previous) if args.previous else None
+    registry = options.registry()
+    with bar(f"rescoring the {args.pool} pool") as update:
+        done = run_rescore(
+            data, Pool(args.pool, as_of, previous), policy, registry, Path(args.out), update
+        )
+    summary = done.summary
+    print(f"{done.folder}/: {summary.leads:,} leads of the {args.pool} pool as of {summary.as_of}")
+    print(
+        f"  to active sales: {summary.to_active_sales:,} (tier rule wanted "
+        f"{summary.tier_rule_to_active_sales:,}; capacity {summary.capacity_per_day} a "
+        f"day, {summary.held_back_by_capacity:,} held back)"
+    )
+    if summary.recycled is not None:
+        print(
+            f"  recycled nurturing → active sales: {summary.recycled:,}, expected value "
+            f"{summary.expected_value_moved_pln:,.0f} PLN"
+        )
+    print(f"  tiers: {summary.tiers}")
+    print(f"  by source: {summary.moved_by_source}")
+    print(f"  scores and summary in {done.folder}/; {registry.where(done.run_id)}")
+    return 0

@@ -1,0 +1,35 @@
+"""`leadscore simulate`: a simulated funnel with a known truth, into a data folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leadscore.settings import default_config, load_config
+
+NAME = "simulate"
+HELP = "write a simulated funnel (leads, events, stages, truth) to a data folder"
+DESCRIPTION = (
+    "Simulate the sales funnel the product comes from: ~10,000 leads a month, "
+    "behaviour driven by a latent readiness to buy, MQL→SQL→WON/LOST stages, a large "
+    "nurture pool, and a `truth` table with each lead's true conversion probability."
+)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="data folder to write (created if missing)")
+    parser.add_argument("--months", type=int, default=24, help="months of leads (default 24)")
+    parser.add_argument(
+        "--leads-per-month", type=int, default=10_000, help="new leads a month (default 10000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
+
+
+def run(args: argparse.Namespace) -> int:
+    from leadscore.simulator.config import SimulationConfig
+    from leadscore.simulator.simulate import run_simulation
+
+    config = load_config(args.config, SimulationConfig)
+    run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed)
+    return 0
