@@ -52,6 +52,11 @@ def split_scores(
     return np.round(fit, 1), np.round(engagement, 1)
 
 
+def _numbers(values: np.ndarray) -> list[list[float | None]]:
+    """`_number` of a whole matrix at once: one vectorised rounding, not one call a value."""
+    return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
+
+
 def _shown(value: Any) -> float | str | None:
     if value is None or isinstance(value, str):
         return value
@@ -78,11 +83,12 @@ def top_reasons(
         keep = (values > 0 if side == "up" else values < 0).tolist()
         rounded = np.round(values, 4).tolist()
         seen = np.take_along_axis(block.behaviour, np.minimum(picked, n_behaviour - 1), axis=1)
-        for i, (columns, seen_i) in enumerate(zip(picked.tolist(), seen.tolist(), strict=True)):
+        shown = _numbers(seen)
+        for i, (columns, seen_i) in enumerate(zip(picked.tolist(), shown, strict=True)):
             out[i][side] = [
                 {
                     "feature": names[j],
-                    "value": _number(seen_i[slot])
+                    "value": seen_i[slot]
                     if j < n_behaviour
                     else _shown(static[j - n_behaviour][i]),
                     "contribution": rounded[i][slot],
@@ -115,14 +121,22 @@ def input_notes(
     model_attributes = set(spec.static_names) - set(LEAD_NOT_ATTRIBUTES)
     static_start = len(spec.behaviour_names)
     categories = list(spec.categories)  # the first static columns, in this order
-    unseen = np.isnan(X[:, static_start : static_start + len(categories)]).tolist()
+    sent = np.array([[v is not None for v in block.static[name]] for name in categories], bool)
+    unseen_matrix = np.isnan(X[:, static_start : static_start + len(categories)])
+    unseen_matrix &= sent.T.reshape(unseen_matrix.shape)
+    unseen, maybe_unseen = unseen_matrix.tolist(), unseen_matrix.any(axis=1).tolist()
     counted = block.behaviour[:, spec.behaviour_names.index(EVENTS_KNOWN)].tolist()
     # Usually every event type is known: one look over all the events instead of one per lead.
-    any_unknown = any(kind not in known_types for record in records for _, kind in record.events)
+    any_unknown = bool({kind for record in records for _, kind in record.events} - known_types)
     out = []
     for i, record in enumerate(records):
         notes: list[Note] = []
         late = len(record.events) - int(counted[i])
+        if not (late or any_unknown or maybe_unseen[i]) and record.attributes.keys() <= (
+            model_attributes
+        ):
+            out.append(notes)  # the usual lead: nothing to say, and no more looking
+            continue
         unknown = (
             Counter(kind for _, kind in record.events if kind not in known_types)
             if any_unknown
@@ -142,7 +156,7 @@ def input_notes(
         )
         for c, name in enumerate(categories):
             raw = block.static[name][i]
-            if raw is not None and unseen[i][c]:
+            if unseen[i][c]:
                 notes.append(
                     Note(
                         "unknown_category",

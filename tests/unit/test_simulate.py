@@ -66,7 +66,8 @@ def _days(delta: pl.Expr) -> pl.Expr:
 
 
 def _cumulative(u: pl.Expr) -> pl.Expr:
-    """Λ(u) exactly as leadscore/simulate.py documents it; min_horizontal skips nulls (= +inf)."""
+    """Λ(u) exactly as leadscore/simulator/tables.py documents it; min_horizontal skips
+    nulls (= +inf)."""
     upto = pl.min_horizontal(u, pl.col("ends_at"))
     base = pl.col("hazard_base") * _days(upto - pl.col(c.CREATED_AT))
     inside = _days(pl.min_horizontal(upto, pl.col("ready_until")) - pl.col("ready_at"))
