@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from features.store.lead_store import LeadStore
 from serving.config import ServeConfig, ServiceSettings
+from serving.decision_log import DecisionLog
 from serving.decisions import caller_of, decision_rows
 from serving.decode import Decoder
 from serving.errors import InvalidRequest, Rejected, rejected
@@ -78,6 +79,7 @@ class LeadScoring:
         registry = Registry(SETTINGS.registry)
         self.metrics = ServiceMetrics()
         self.store = LeadStore(SETTINGS.store.url)
+        self.decisions = DecisionLog(self.store.record_decisions)
         capacity = SETTINGS.policy.routing.capacity
         self.ledger = (
             CapacityLedger(self.store, capacity.leads_per_day, capacity.window_days)
@@ -97,6 +99,7 @@ class LeadScoring:
     @bentoml.on_shutdown
     def stop(self) -> None:
         self.models.stop()
+        self.decisions.close()
         self.store.engine.dispose()
 
     @bentoml.api(
@@ -114,7 +117,7 @@ class LeadScoring:
         """
         if isinstance(lead, Rejected):
             return self.refuse(lead)
-        answers = await asyncio.to_thread(self.answer, "score", [lead], "", _stateless(ctx))
+        answers = self.answer("score", [lead], "", _stateless(ctx))
         return answers if isinstance(answers, Response) else _json(answers[0])
 
     @bentoml.api(
@@ -140,10 +143,16 @@ class LeadScoring:
         return answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
 
     def answer(
-        self, endpoint: str, leads: list[LeadIn], prefix: str, caller: str | None
+        self,
+        endpoint: str,
+        leads: list[LeadIn],
+        prefix: str,
+        caller: str | None,
+        durable: bool = False,
     ) -> list[dict[str, Any]] | Response:
-        """Scores of `leads` as response dicts, or the refusal to send instead; the
-        decisions are recorded in the store for `caller` (None: not recorded)."""
+        """Scores of `leads` as response dicts, or the refusal to send instead. The
+        decisions are recorded for `caller` (None: not recorded): before answering when
+        `durable`, else behind the answer (serving/decision_log.py)."""
         started = time.perf_counter()
         pair = self.models.pair
         if pair is None:
@@ -168,8 +177,11 @@ class LeadScoring:
             )
             scores = replace(scores, route=routes, route_reason=reasons)
         if caller is not None:
-            holdout = SETTINGS.policy.routing.holdout
-            self.store.record_decisions(decision_rows(scores, holdout, caller, now))
+            rows = decision_rows(scores, SETTINGS.policy.routing.holdout, caller, now)
+            if durable:
+                self.store.record_decisions(rows)
+            else:
+                self.decisions.add(rows)
         seconds = time.perf_counter() - started
         self.metrics.scored(endpoint, scores.route, scores.tier, scores.notes, seconds)
         return scores.to_dicts()

@@ -136,7 +136,9 @@ async def score_lead(lead_id: str, request: Request) -> Response:
         as_of=body.as_of,
     )
     caller = caller_of(dict(request.headers), "api")
-    answers = await asyncio.to_thread(service.answer, "score_stored", [request_lead], "", caller)
+    answers = await asyncio.to_thread(
+        service.answer, "score_stored", [request_lead], "", caller, True
+    )
     if isinstance(answers, Response):
         return answers
     return Response(_ENCODER.encode(answers[0]), media_type="application/json")

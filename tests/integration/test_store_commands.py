@@ -11,7 +11,10 @@ import pytest
 from conftest import new_database
 from harness import FEATURES, POLICY, TRAINING, Store, procedure, using
 from polars.testing import assert_frame_equal
+from scipy.stats import binom
+from sqlalchemy import func, select
 
+from features.store import schema
 from features.store.lead_store import LeadStore
 from features.tables import load_data
 from leadscore.cli import main
@@ -75,7 +78,7 @@ def test_rescore_and_funnel_on_a_store_url_give_the_folder_s_figures(
     with using(store):
         for name, source in (("store", url), ("folder", str(exported))):
             out = tmp_path / name
-            assert main(["rescore", "--data", source, "--out", str(out), "--pool", "open"]) == 0
+            assert main(["rescore", "--data", source, "--out", str(out), "--pool", "all"]) == 0
             assert main(["funnel", "--data", source, "--json", str(tmp_path / f"{name}.json")]) == 0
     scores = {
         name: pl.read_parquet(tmp_path / name / "scores.parquet") for name in ("store", "folder")
@@ -87,8 +90,15 @@ def test_rescore_and_funnel_on_a_store_url_give_the_folder_s_figures(
     assert summaries[0] == summaries[1]
     funnels = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("store", "folder")]
     assert _without_paths(funnels[0]) == _without_paths(funnels[1])
-    decisions = LeadStore(url).count("decisions")
-    assert decisions == scores["store"].height  # rescore on a store URL records every lead
+    trail = LeadStore(url)
+    assert trail.count("decisions") == scores["store"].height >= 10_000  # one per lead
+    with trail.engine.connect() as connection:
+        held = connection.execute(
+            select(func.count()).where(schema.decisions.c.holdout)
+        ).scalar_one()
+    share = POLICY.routing.holdout.share
+    low, high = binom.interval(0.999, scores["store"].height, share)
+    assert share > 0 and low <= held <= high  # the routing holdout, as recorded
 
 
 def _without_paths(report: dict) -> dict:
