@@ -9,12 +9,12 @@ acknowledged. PostgreSQL commits synchronously (decisions excepted: `LeadStore`)
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import polars as pl
 from sqlalchemy import JSON, Connection, Engine, Table, TextClause, create_engine, event
 from sqlalchemy import text as sql
@@ -26,6 +26,7 @@ from features.errors import LeadscoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0001"
 CHUNK = 10_000  # rows per statement of a bulk insert
+_JSON = msgspec.json.Encoder()
 
 
 def connect(url: str) -> Engine:
@@ -123,25 +124,27 @@ def insert_new(
 def append(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows that cannot collide (a log such as decisions), as fast as the backend can.
 
-    PostgreSQL takes them with COPY, several times faster than INSERT for the 200,000
-    decisions of a nightly rescore; JSON columns travel as JSON text.
+    The driver gets plain tuples with JSON columns already encoded (msgspec): SQLAlchemy's
+    per-row processing of 1,000 decisions cost more than scoring them. PostgreSQL takes the
+    rows with COPY, several times faster than INSERT for a nightly rescore's 200,000.
     """
     if not rows:
         return
     names = list(rows[0])
-    if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), [{name: row[name] for name in names} for row in rows])
-        return
     as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    values = [
+        tuple(_JSON.encode(row[n]).decode() if n in as_json else row[n] for n in names)
+        for row in rows
+    ]
+    columns = ", ".join(names)
+    if connection.dialect.name != "postgresql":
+        marks = ", ".join("?" * len(names))
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", values)
+        return
     raw = connection.connection.dbapi_connection
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [json.dumps(row[name]) if name in as_json else row[name] for name in names]
-            )
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row(value)
 
 
 def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) -> None:
