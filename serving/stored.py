@@ -121,8 +121,16 @@ async def score_lead(lead_id: str, request: Request) -> Response:
     body = await _decoded(request, ScoreAt, lead_id)
     if isinstance(body, Rejected):
         return _refuse(body)
-    service = _service()
-    history = await asyncio.to_thread(service.store.history, lead_id)
+    caller = caller_of(dict(request.headers), "api")
+    answers = await asyncio.to_thread(_score_stored, _service(), lead_id, body.as_of, caller)
+    if isinstance(answers, Response):
+        return answers
+    return Response(_ENCODER.encode(answers[0]), media_type="application/json")
+
+
+def _score_stored(service: Any, lead_id: str, as_of: datetime | None, caller: str) -> Any:
+    """Read the lead's history and score it as /score would, in one worker thread."""
+    history = service.store.history(lead_id)
     if history is None:
         return _refuse(rejected(404, "unknown_lead", "lead_id", f"{lead_id!r} is not stored"))
     lead, events = history
@@ -133,15 +141,9 @@ async def score_lead(lead_id: str, request: Request) -> Response:
         partner_id=lead.partner_id,
         attributes=lead.attributes or {},
         events=[EventIn(ts, kind) for ts, kind in events],
-        as_of=body.as_of,
+        as_of=as_of,
     )
-    caller = caller_of(dict(request.headers), "api")
-    answers = await asyncio.to_thread(
-        service.answer, "score_stored", [request_lead], "", caller, True
-    )
-    if isinstance(answers, Response):
-        return answers
-    return Response(_ENCODER.encode(answers[0]), media_type="application/json")
+    return service.answer("score_stored", [request_lead], "", caller, True)
 
 
 async def decisions(lead_id: str) -> Response:

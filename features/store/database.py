@@ -32,7 +32,9 @@ _JSON = msgspec.json.Encoder()
 def connect(url: str) -> Engine:
     """An engine for a store URL; a malformed URL or a missing driver is the user's to fix."""
     try:
-        engine = create_engine(_driver(url), pool_pre_ping=True)
+        # A pooled PostgreSQL connection can die with its server: test it when taken. A SQLite
+        # connection cannot, and the test would cost a query per transaction.
+        engine = create_engine(_driver(url), pool_pre_ping=not url.startswith("sqlite"))
     except Exception as exc:
         raise LeadscoreError(f"store URL {url!r}: {str(exc).splitlines()[0]}") from None
     if engine.dialect.name == "sqlite":
