@@ -116,9 +116,9 @@ class LeadScoring:
         With LEADSCORE_API_TOKEN set, send `Authorization: Bearer <token>`.
         """
         if isinstance(lead, Rejected):
-            return self.refuse(lead)
+            return _sent(ctx, self.refuse(lead))
         answers = self.answer("score", [lead], "", _stateless(ctx))
-        return answers if isinstance(answers, Response) else _json(answers[0])
+        return _sent(ctx, answers if isinstance(answers, Response) else _json(answers[0]))
 
     @bentoml.api(
         route="/score_batch",
@@ -134,13 +134,15 @@ class LeadScoring:
         model; `leads` of the answer are /score's answers, in the same order.
         """
         if isinstance(batch, Rejected):
-            return self.refuse(batch)
+            return _sent(ctx, self.refuse(batch))
         # A batch takes long enough to block the event loop; LightGBM releases the GIL.
         caller = _stateless(ctx)
         answers = await asyncio.to_thread(
             self.answer, "score_batch", batch.leads, BATCH_FIELD, caller
         )
-        return answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
+        return _sent(
+            ctx, answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
+        )
 
     def answer(
         self,
@@ -194,6 +196,13 @@ class LeadScoring:
 def _json(payload: dict[str, Any]) -> Response:
     """The answer's bytes; the endpoints' output specs (ScoreOut, BatchOut) are its schema."""
     return Response(answer_json(payload), media_type="application/json")
+
+
+def _sent(ctx: bentoml.Context, response: Response) -> Response:
+    """The response as it goes out: BentoML sets the status of an endpoint that takes a
+    context from that context, so a refusal's status is set there too."""
+    ctx.response.status_code = response.status_code
+    return response
 
 
 def _stateless(ctx: bentoml.Context) -> str | None:
