@@ -8,6 +8,7 @@ mid-stream keeps every event it acknowledged; eight clients at once get no error
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -300,13 +301,26 @@ def test_a_server_killed_mid_stream_keeps_every_event_it_acknowledged(
     deadline = time.monotonic() + 30
     while len(acknowledged) < 2_000 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(server.process.pid, signal.SIGKILL)
+    # BentoML's workers run in sessions of their own: kill the server and every worker at once.
+    for pid in [server.process.pid, *_descendants(server.process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     server.process.wait()
     stop.set()
     writer.join(timeout=30)
     assert len(acknowledged) >= 2_000
     stored_ids = {row["event_id"] for row in _event_ids(url, payload["lead_id"])}
     assert set(acknowledged) <= stored_ids
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (children of each thread, recursively)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
 
 
 def _event_ids(url: str, lead_id: str) -> list[dict[str, Any]]:
