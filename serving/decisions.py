@@ -10,63 +10,51 @@ from these rows.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
+import msgspec
 import polars as pl
 
-from features.store.records import to_us
+from features.store.records import Columns, to_us
 from serving.scorer import Scores
 from training.policy import HoldoutConfig
 
-CALLER_HEADER = "x-leadscore-caller"
-MAX_CALLER = 100
 RESCORE_CALLER = "rescore"
-NO_REASONS = json.dumps({"up": [], "down": []})
+NO_REASONS = '{"up":[],"down":[]}'
 
 
-def decision_rows(
+def decision_columns(
     scores: Scores, holdout: HoldoutConfig, caller: str, scored_at: datetime
-) -> list[dict[str, Any]]:
-    """The decisions of `scores` (after capacity), as store rows."""
+) -> Columns:
+    """The decisions of `scores` (after capacity), column by column: the lists the scores
+    already hold, so recording costs a request almost nothing."""
+    rows = len(scores.lead_ids)
     model = scores.model
-    common = {
-        "scored_at": to_us(scored_at),
-        "conversion_version": model["conversion"]["version"],
-        "velocity_version": model["velocity"]["version"],
-        "feature_spec": model["feature_spec"],
-        "holdout_share": holdout.share,
-        "caller": caller[:MAX_CALLER],
+    return {
+        "lead_id": scores.lead_ids,
+        "scored_at": [to_us(scored_at)] * rows,
+        "as_of": (scores.as_of_ms * 1000).tolist(),
+        "conversion_version": [model["conversion"]["version"]] * rows,
+        "velocity_version": [model["velocity"]["version"]] * rows,
+        "feature_spec": [model["feature_spec"]] * rows,
+        "probability": scores.probability.tolist(),
+        "score": scores.score.tolist(),
+        "tier": scores.tier,
+        "route": scores.route,
+        "route_reason": scores.route_reason,
+        "holdout": scores.holdout.tolist(),
+        "holdout_share": [holdout.share] * rows,
+        "reasons": scores.reasons,
+        "input_digest": scores.input_digest,
+        "caller": [caller] * rows,
     }
-    as_of_ms, probability, score, held = (
-        column.tolist()
-        for column in (scores.as_of_ms, scores.probability, scores.score, scores.holdout)
-    )
-    return [
-        common
-        | {
-            "lead_id": scores.lead_ids[i],
-            "as_of": as_of_ms[i] * 1000,
-            "probability": probability[i],
-            "score": score[i],
-            "tier": scores.tier[i],
-            "route": scores.route[i],
-            "route_reason": scores.route_reason[i],
-            "holdout": held[i],
-            "reasons": scores.reasons[i],
-            "input_digest": scores.input_digest[i],
-        }
-        for i in range(len(scores.lead_ids))
-    ]
 
 
-def rescore_decisions(
-    frame: pl.DataFrame, holdout: HoldoutConfig, scored_at: datetime
-) -> list[dict[str, Any]]:
-    """The decisions of a rescore's scores frame (serving/rescore.py), as store rows; leads
-    the batch did not explain (not sent to sales) have no reasons."""
-    rows = frame.select(
+def rescore_decisions(frame: pl.DataFrame, holdout: HoldoutConfig, scored_at: datetime) -> Columns:
+    """The decisions of a rescore's scores frame (serving/rescore.py), column by column. Its
+    reasons are JSON already and go to the store as they are; leads the batch did not explain
+    (not sent to sales) have none."""
+    columns = frame.select(
         "lead_id",
         pl.col("as_of").dt.epoch("us"),
         "conversion_version",
@@ -78,20 +66,13 @@ def rescore_decisions(
         "route",
         "route_reason",
         "holdout",
-        pl.col("reasons").fill_null(NO_REASONS),
         "input_digest",
-    ).to_dicts()
-    common = {
-        "scored_at": to_us(scored_at),
-        "holdout_share": holdout.share,
-        "caller": RESCORE_CALLER,
+    ).to_dict(as_series=False)
+    reasons = frame["reasons"].fill_null(NO_REASONS).to_list()
+    rows = frame.height
+    return columns | {
+        "reasons": [msgspec.Raw(text.encode()) for text in reasons],
+        "scored_at": [to_us(scored_at)] * rows,
+        "holdout_share": [holdout.share] * rows,
+        "caller": [RESCORE_CALLER] * rows,
     }
-    for row in rows:
-        row["reasons"] = json.loads(row["reasons"])
-        row.update(common)
-    return rows
-
-
-def caller_of(headers: dict[str, str], default: str) -> str:
-    """Who asked, as the caller names itself (X-Leadscore-Caller), else `default`."""
-    return (headers.get(CALLER_HEADER) or default).strip()[:MAX_CALLER] or default

@@ -12,6 +12,9 @@ in this order, each before any byte of the body is read:
   answered 429 with Retry-After, so a worker holds a bounded number of bodies in memory.
 Then the body is read, 413 as soon as a streamed body passes the limit, 400 if empty.
 Health, metrics and docs stay open.
+
+The guard also notes who asked (`X-Leadscore-Caller`, for the decision trail) where every
+endpoint can read it, `request_caller()`, so no endpoint needs BentoML's request context.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from features.errors import LeadscoreError
@@ -33,10 +37,21 @@ READYZ = "/readyz"
 SINGLE = (b"content-type", b"authorization")
 BODY_METHODS = ("POST", "PUT")
 RETRY_AFTER_SECONDS = 1
+CALLER_HEADER = b"x-leadscore-caller"
+DEFAULT_CALLER = "api"
+MAX_CALLER = 100
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
+# Set by the guard before it hands a request on: the endpoint runs in the same context (or a
+# copy of it: asyncio.to_thread copies it), so each request reads its own caller.
+_caller: ContextVar[str] = ContextVar("leadscore_caller", default=DEFAULT_CALLER)
+
+
+def request_caller() -> str:
+    """Who asked, as the caller names itself (X-Leadscore-Caller), else "api"."""
+    return _caller.get()
 
 
 def api_token() -> str | None:
@@ -87,9 +102,15 @@ class Guard:
             return await _answer(send, status, json.dumps(body).encode())
         if not self._guards(scope["path"]):
             return await self.app(scope, receive, send)
-        refusal = self._check_headers(scope["headers"], scope["method"]) or self._check_room()
+        headers = dict(scope["headers"])
+        refusal = (
+            _check_repeated(scope["headers"])
+            or self._check_headers(headers, scope["method"])
+            or self._check_room()
+        )
         if refusal is not None:
             return await self._refuse(send, refusal)
+        _caller.set(_caller_of(headers))
         if scope["method"] not in BODY_METHODS:  # a read: nothing to hold
             return await self.app(scope, receive, send)
         self._waiting += 1
@@ -111,13 +132,7 @@ class Guard:
             path.startswith(prefix) for prefix in self.api_prefixes
         )
 
-    def _check_headers(self, raw: list[tuple[bytes, bytes]], method: str) -> Rejected | None:
-        repeated = [name for name, n in Counter(name for name, _ in raw).items() if n > 1]
-        for name in SINGLE:
-            if name in repeated:
-                header = name.decode().title()
-                return rejected(400, "repeated_header", header, "must be sent once, not repeated")
-        headers = dict(raw)
+    def _check_headers(self, headers: dict[bytes, bytes], method: str) -> Rejected | None:
         if self.expected is not None and not hmac.compare_digest(
             headers.get(b"authorization", b""), self.expected
         ):
@@ -181,6 +196,20 @@ class Guard:
             "body",
             f"is {size:,} bytes or more, over the limit of {self.max_body_bytes:,} bytes",
         )
+
+
+def _check_repeated(raw: list[tuple[bytes, bytes]]) -> Rejected | None:
+    repeated = [name for name, n in Counter(name for name, _ in raw).items() if n > 1]
+    for name in SINGLE:
+        if name in repeated:
+            header = name.decode().title()
+            return rejected(400, "repeated_header", header, "must be sent once, not repeated")
+    return None
+
+
+def _caller_of(headers: dict[bytes, bytes]) -> str:
+    named = headers.get(CALLER_HEADER, b"").decode("latin-1").strip()[:MAX_CALLER].strip()
+    return named or DEFAULT_CALLER
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

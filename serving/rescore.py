@@ -188,9 +188,10 @@ def run_rescore(
 def record_decisions(store_url: str, folder: Path, policy: Policy) -> int:
     """Keep a published rescore's decisions in the store it read (one transaction)."""
     frame = pl.read_parquet(folder / SCORES)
-    rows = rescore_decisions(frame, policy.routing.holdout, datetime.now(UTC))
-    LeadStore(store_url).record_decisions(rows)
-    return len(rows)
+    LeadStore(store_url).record_decisions(
+        rescore_decisions(frame, policy.routing.holdout, datetime.now(UTC))
+    )
+    return frame.height
 
 
 def _explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:

@@ -31,10 +31,10 @@ from starlette.responses import Response
 from features.store.lead_store import LeadStore
 from serving.config import ServeConfig, ServiceSettings
 from serving.decision_log import DecisionLog
-from serving.decisions import caller_of, decision_rows
+from serving.decisions import decision_columns
 from serving.decode import Decoder
 from serving.errors import InvalidRequest, Rejected, rejected
-from serving.guard import Guard
+from serving.guard import Guard, request_caller
 from serving.intake import to_records
 from serving.metrics import ServiceMetrics
 from serving.openapi import documented
@@ -107,7 +107,7 @@ class LeadScoring:
         input_spec=documented(LeadIn, limits_note(SETTINGS.serve), Decoder(LeadIn, MAX_EVENTS)),
         output_spec=documented(ScoreOut),
     )
-    async def score(self, lead: LeadIn | Rejected, /, ctx: bentoml.Context) -> Response:
+    async def score(self, lead: LeadIn | Rejected, /) -> Response:
         """Score one lead; the body is the lead itself. Answers probability, score, tier,
         route and the rule that chose it, fit and engagement, the top reasons up and down
         (exact TreeSHAP), velocity and expected value. Refusals are 4xx with
@@ -116,9 +116,9 @@ class LeadScoring:
         With LEADSCORE_API_TOKEN set, send `Authorization: Bearer <token>`.
         """
         if isinstance(lead, Rejected):
-            return _sent(ctx, self.refuse(lead))
-        answers = self.answer("score", [lead], "", _stateless(ctx))
-        return _sent(ctx, answers if isinstance(answers, Response) else _json(answers[0]))
+            return self.refuse(lead)
+        answers = self.answer("score", [lead], "", _stateless())
+        return answers if isinstance(answers, Response) else _json(answers[0])
 
     @bentoml.api(
         route="/score_batch",
@@ -129,20 +129,17 @@ class LeadScoring:
         ),
         output_spec=documented(BatchOut),
     )
-    async def score_batch(self, batch: BatchIn | Rejected, /, ctx: bentoml.Context) -> Response:
+    async def score_batch(self, batch: BatchIn | Rejected, /) -> Response:
         """Score `{"leads": [...]}` (up to the configured limit) in one pass through each
         model; `leads` of the answer are /score's answers, in the same order.
         """
         if isinstance(batch, Rejected):
-            return _sent(ctx, self.refuse(batch))
+            return self.refuse(batch)
         # A batch takes long enough to block the event loop; LightGBM releases the GIL.
-        caller = _stateless(ctx)
         answers = await asyncio.to_thread(
-            self.answer, "score_batch", batch.leads, BATCH_FIELD, caller
+            self.answer, "score_batch", batch.leads, BATCH_FIELD, _stateless()
         )
-        return _sent(
-            ctx, answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
-        )
+        return answers if isinstance(answers, Response) else _json({BATCH_FIELD: answers})
 
     def answer(
         self,
@@ -179,11 +176,11 @@ class LeadScoring:
             )
             scores = replace(scores, route=routes, route_reason=reasons)
         if caller is not None:
-            rows = decision_rows(scores, SETTINGS.policy.routing.holdout, caller, now)
+            decided = decision_columns(scores, SETTINGS.policy.routing.holdout, caller, now)
             if durable:
-                self.store.record_decisions(rows)
+                self.store.record_decisions(decided)
             else:
-                self.decisions.add(rows)
+                self.decisions.add(decided)
         seconds = time.perf_counter() - started
         self.metrics.scored(endpoint, scores.route, scores.tier, scores.notes, seconds)
         return scores.to_dicts()
@@ -198,18 +195,9 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(answer_json(payload), media_type="application/json")
 
 
-def _sent(ctx: bentoml.Context, response: Response) -> Response:
-    """The response as it goes out: BentoML sets the status of an endpoint that takes a
-    context from that context, so a refusal's status is set there too."""
-    ctx.response.status_code = response.status_code
-    return response
-
-
-def _stateless(ctx: bentoml.Context) -> str | None:
+def _stateless() -> str | None:
     """Who a stateless score is recorded for, or None when those are not recorded."""
-    if not SETTINGS.store.record_stateless:
-        return None
-    return caller_of(dict(ctx.request.headers), "api")
+    return request_caller() if SETTINGS.store.record_stateless else None
 
 
 def _readiness() -> tuple[int, dict[str, Any]]:

@@ -26,9 +26,9 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from features.store.records import Event, Lead, UnknownLeads, from_us
-from serving.decisions import caller_of
 from serving.decode import decode_or_refuse
 from serving.errors import Rejected, rejected
+from serving.guard import request_caller
 from serving.schemas import MAX_TEXT, EventIn, LeadIn, ScoreOut
 from serving.store_schemas import (
     STORE_EXAMPLES,
@@ -82,9 +82,7 @@ async def put_lead(lead_id: str, request: Request) -> Response:
         dict(body.attributes),
     )
     service, now = _service(), datetime.now(UTC)
-    created, changed = await asyncio.to_thread(
-        service.store.put_lead, lead, caller_of(dict(request.headers), "api"), now
-    )
+    created, changed = await asyncio.to_thread(service.store.put_lead, lead, request_caller(), now)
     return _answer(LeadPutOut(lead_id, created, changed))
 
 
@@ -121,8 +119,9 @@ async def score_lead(lead_id: str, request: Request) -> Response:
     body = await _decoded(request, ScoreAt, lead_id)
     if isinstance(body, Rejected):
         return _refuse(body)
-    caller = caller_of(dict(request.headers), "api")
-    answers = await asyncio.to_thread(_score_stored, _service(), lead_id, body.as_of, caller)
+    answers = await asyncio.to_thread(
+        _score_stored, _service(), lead_id, body.as_of, request_caller()
+    )
     if isinstance(answers, Response):
         return answers
     return Response(_ENCODER.encode(answers[0]), media_type="application/json")

@@ -20,7 +20,7 @@ from features.store import database as db
 from features.store import frames
 from features.store import schema as s
 from features.store.frames import ATTRIBUTION_FIELDS
-from features.store.records import Event, Lead, UnknownLeads, from_us, to_us
+from features.store.records import Columns, Event, Lead, UnknownLeads, from_us, to_us
 from features.tables import LeadData, check_tables, write_frame
 
 PLACES = 7_254_100  # the advisory lock key of the capacity places (any constant)
@@ -121,15 +121,15 @@ class LeadStore:
             _require_leads(connection, {lead_id})
             return len(db.insert_new(connection, s.stages, [rows], ["lead_id", "ts", "stage"]))
 
-    def record_decisions(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Keep every score: one row per decision (schema.decisions names the fields)."""
-        if rows:
+    def record_decisions(self, columns: Columns) -> None:
+        """Keep every score: one row per decision (schema.decisions names the columns)."""
+        if columns and next(iter(columns.values())):
             with db.writing(self.engine) as connection:
                 if connection.dialect.name == "postgresql":
                     # A decision is our record, not a caller's data: its commit need not wait
                     # for the disk (a server crash can lose the last few hundred ms of them).
                     connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                db.append(connection, s.decisions, rows)
+                db.append(connection, s.decisions, columns)
 
     def claim_places(
         self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int

@@ -15,6 +15,10 @@ from features.errors import LeadscoreError
 
 US = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Rows handed over column by column (name → one value per row), as the scores that produce
+# them hold them: building a dict per row would cost more than scoring a batch. A JSON column
+# takes Python values, or `msgspec.Raw` for JSON already encoded.
+Columns = dict[str, list[Any]]
 
 
 def to_us(moment: datetime) -> int:

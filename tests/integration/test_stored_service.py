@@ -130,8 +130,19 @@ def test_attribution_changes_and_decisions_read_back_by_the_trail_and_audit(
             json={"created_at": payload["created_at"], "source": "partner", "partner_id": "P-2"},
             headers={"X-Leadscore-Caller": "alice"},
         )
-        scored = client.post(f"/leads/{lead_id}/score", json={"as_of": payload["as_of"]})
+        scored = client.post(
+            f"/leads/{lead_id}/score",
+            json={"as_of": payload["as_of"]},
+            headers={"X-Leadscore-Caller": "sales-ops"},
+        )
         trail = client.get(f"/leads/{lead_id}/decisions")
+        sent = client.post("/score", json=payload, headers={"X-Leadscore-Caller": "mas"})
+        # /score records behind its answer (serving/decision_log.py): wait for the write.
+        deadline = time.monotonic() + 10
+        later = trail
+        while len(later.json()["decisions"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            later = client.get(f"/leads/{lead_id}/decisions")
     assert moved.json() == {
         "lead_id": lead_id,
         "created": False,
@@ -148,6 +159,8 @@ def test_attribution_changes_and_decisions_read_back_by_the_trail_and_audit(
     assert (decision["conversion_version"], decision["velocity_version"]) == (1, 1)
     assert decision["score"] == answer["score"] and decision["route"] == answer["route"]
     assert decision["reasons"] == answer["reasons"] and decision["as_of"] == answer["as_of"]
+    assert sent.status_code == 200
+    assert [d["caller"] for d in later.json()["decisions"]] == ["sales-ops", "mas"]
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump({"url": url}))
     audit = subprocess.run(

@@ -1,52 +1,61 @@
-"""The decision log writes behind the answers: everything queued reaches the store, a failing
-store keeps the rows for the next try, and the queue stays bounded."""
+"""The decision log writes behind the answers: everything queued reaches the store, in order
+and in one set of columns, a failing store keeps the decisions for the next try, and the queue
+stays bounded."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from features.store.records import Columns
 from serving import decision_log
 from serving.decision_log import DecisionLog
 
 
-def test_queued_rows_are_written_in_order_by_the_thread_and_on_close() -> None:
-    written: list[dict[str, Any]] = []
-    log = DecisionLog(written.extend, flush_seconds=0.05)
-    log.add([{"n": 1}, {"n": 2}])
+def _decisions(*numbers: int) -> Columns:
+    return {"n": list(numbers), "twice": [2 * n for n in numbers]}
+
+
+def test_queued_decisions_are_written_in_order_by_the_thread_and_on_close() -> None:
+    written: list[Columns] = []
+    log = DecisionLog(written.append, flush_seconds=0.05)
+    log.add(_decisions(1, 2))
     deadline = time.monotonic() + 5
-    while len(written) < 2 and time.monotonic() < deadline:
+    while not written and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert written == [{"n": 1}, {"n": 2}]  # by the thread, without close
-    log.add([{"n": 3}])
+    assert written == [_decisions(1, 2)]  # by the thread, without close
+    log.add(_decisions(3))
+    log.add(_decisions(4, 5))
     log.close()
-    assert written == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert written == [_decisions(1, 2), _decisions(3, 4, 5)]  # two requests, one write
 
 
-def test_a_failing_store_keeps_the_rows_for_the_next_flush() -> None:
+def test_a_failing_store_keeps_the_decisions_for_the_next_flush() -> None:
     attempts: list[int] = []
-    written: list[dict[str, Any]] = []
+    written: list[Columns] = []
 
-    def flaky(rows: Any) -> None:
-        attempts.append(len(rows))
+    def flaky(columns: Columns) -> None:
+        attempts.append(len(columns["n"]))
         if len(attempts) == 1:
             raise ConnectionError("store down")
-        written.extend(rows)
+        written.append(columns)
 
     log = DecisionLog(flaky, flush_seconds=3600)  # flushed by hand here
-    log.add([{"n": 1}])
+    log.add(_decisions(1))
     log.flush()
-    log.add([{"n": 2}])
+    log.add(_decisions(2))
     log.flush()
-    assert attempts == [1, 2] and written == [{"n": 1}, {"n": 2}]
+    assert attempts == [1, 2] and written == [_decisions(1, 2)]
     log.close()
 
 
-def test_the_queue_is_bounded_and_drops_the_oldest(monkeypatch: Any) -> None:
+def test_the_queue_is_bounded_and_drops_the_oldest_requests(monkeypatch: Any) -> None:
     monkeypatch.setattr(decision_log, "MAX_QUEUED", 3)
-    written: list[dict[str, Any]] = []
-    log = DecisionLog(written.extend, flush_seconds=3600)
-    log.add([{"n": n} for n in range(5)])
+    written: list[Columns] = []
+    log = DecisionLog(written.append, flush_seconds=3600)
+    log.add(_decisions(0, 1))
+    log.add(_decisions(2))
+    log.add(_decisions(3, 4))
     assert log.dropped == 2
     log.close()
-    assert written == [{"n": 2}, {"n": 3}, {"n": 4}]
+    assert written == [_decisions(2, 3, 4)]
