@@ -4,6 +4,8 @@ stays bounded."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any
 
@@ -59,3 +61,15 @@ def test_the_queue_is_bounded_and_drops_the_oldest_requests(monkeypatch: Any) ->
     assert log.dropped == 2
     log.close()
     assert written == [_decisions(2, 3, 4)]
+
+
+def test_the_writer_runs_at_the_lowest_priority_and_the_caller_keeps_its_own() -> None:
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    log = DecisionLog(lambda columns: None, flush_seconds=0.01)
+    deadline = time.monotonic() + 5
+    writer = log._thread.native_id
+    while time.monotonic() < deadline and os.getpriority(os.PRIO_PROCESS, writer) == before:
+        time.sleep(0.01)
+    assert os.getpriority(os.PRIO_PROCESS, writer) == decision_log.WRITER_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+    log.close()
