@@ -1,15 +1,15 @@
 """Where the two backends differ, and only there: connecting, migrating, inserting in bulk and
 reading a whole table back fast.
 
-`postgresql://` URLs speak psycopg 3; SQLite runs in WAL mode (see `_sqlite_pragmas`), so
+`postgresql://` URLs speak psycopg 3, and whole tables are read through ADBC
+(`fetch_frames`); SQLite runs in WAL mode (see `_sqlite_pragmas`), so
 several service workers can write small transactions and a killed process loses nothing it
 acknowledged. PostgreSQL commits synchronously (decisions excepted: `LeadStore`).
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0001"
 CHUNK = 10_000  # rows per statement of a bulk insert
 _JSON = msgspec.json.Encoder()
+Schema = dict[str, Any]  # column → polars type
 
 
 def connect(url: str) -> Engine:
@@ -165,27 +166,43 @@ def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) 
     connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
 
 
-def fetch_frame(connection: Connection, table: Table, schema: dict[str, Any]) -> pl.DataFrame:
-    """Every row of some columns of a table (`schema`: column → polars type) as a frame.
+def fetch_frames(
+    engine: Engine, wanted: Sequence[tuple[Table, dict[str, Any]]]
+) -> list[pl.DataFrame]:
+    """Every row of some columns of each table (`schema`: column → polars type), as frames;
+    JSON columns come as their text.
 
-    PostgreSQL streams them with COPY as CSV, which polars parses in bulk: several times
-    faster than a cursor for the millions of events a rescore reads. SQLite's cursor is
-    already a loop in C.
+    PostgreSQL is read through ADBC, Arrow's own driver: binary COPY decoded in C++ straight
+    into Arrow columns, all tables in one REPEATABLE READ snapshot, so events posted while a
+    rescore reads cannot name a lead it has not read. psycopg hands COPY over a row at a time:
+    its Python loop over the 11.8 M events of the bench took 15 s, ADBC 7–10 s
+    (BENCHMARKS.md "Lead store"). SQLite's cursor is already a loop in C.
     """
-    columns = ", ".join(schema)
-    if connection.dialect.name != "postgresql":
-        rows = connection.exec_driver_sql(f"SELECT {columns} FROM {table.name}").all()
-        return pl.DataFrame(rows, schema=schema, orient="row")
-    buffer = io.BytesIO()
-    raw = connection.connection.dbapi_connection
-    query = f"COPY (SELECT {columns} FROM {table.name}) TO STDOUT (FORMAT CSV)"
-    with raw.cursor() as cursor, cursor.copy(query) as copy:
-        for block in copy:
-            buffer.write(block)
-    if not buffer.tell():
-        return pl.DataFrame(schema=schema)
-    buffer.seek(0)
-    return pl.read_csv(buffer, has_header=False, schema=schema)
+    queries = [_select(table, schema) for table, schema in wanted]
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as connection:
+            return [
+                pl.DataFrame(connection.exec_driver_sql(query).all(), schema=schema, orient="row")
+                for query, (_, schema) in zip(queries, wanted, strict=True)
+            ]
+    import adbc_driver_postgresql.dbapi as adbc
+
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        frames = []
+        for query, (_, schema) in zip(queries, wanted, strict=True):
+            cursor.execute(query)
+            frames.append(pl.DataFrame(pl.from_arrow(cursor.fetch_arrow_table())).cast(schema))
+        return frames
+
+
+def _select(table: Table, schema: Schema) -> str:
+    columns = (
+        f"CAST({name} AS TEXT) AS {name}" if isinstance(table.c[name].type, JSON) else name
+        for name in schema
+    )
+    return f"SELECT {', '.join(columns)} FROM {table.name}"
 
 
 def _unnest_insert(table: Table, keys: list[str]) -> TextClause:

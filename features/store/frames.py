@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import polars as pl
 
 from features import contract as c
@@ -17,8 +18,17 @@ from features.store.database import CHUNK
 from features.store.records import to_us
 
 ATTRIBUTION_FIELDS = (c.SOURCE, c.PARTNER_ID, c.OWNER_ID)
+LEAD_COLUMNS = {
+    c.LEAD_ID: pl.String,
+    c.CREATED_AT: pl.Int64,
+    c.SOURCE: pl.String,
+    c.PARTNER_ID: pl.String,
+    c.OWNER_ID: pl.String,
+    "attributes": pl.String,
+}
 EVENT_COLUMNS = {c.LEAD_ID: pl.String, c.TS: pl.Int64, c.EVENT_TYPE: pl.String, c.VALUE: pl.Float64}
 STAGE_COLUMNS = {c.LEAD_ID: pl.String, c.TS: pl.Int64, c.STAGE: pl.String, c.MRR: pl.Float64}
+_ATTRIBUTES = msgspec.json.Decoder(dict[str, Any])
 
 
 def lead_rows(data_leads: pl.DataFrame, attributes: Sequence[str], stamp: int) -> list[dict]:
@@ -63,19 +73,18 @@ def stage_rows(stages: pl.DataFrame, stamp: int) -> list[dict[str, Any]]:
     return frame.to_dicts()
 
 
-def leads_frame(rows: Sequence[Any]) -> pl.DataFrame:
-    """Store rows of leads as the contract's leads table, one column per attribute."""
-    attributes: dict[str, None] = {}
-    for row in rows:
-        attributes.update(dict.fromkeys(row["attributes"]))
-    columns: dict[str, list[Any]] = {
-        name: [r[name] for r in rows]
-        for name in (c.LEAD_ID, c.CREATED_AT, c.SOURCE, c.PARTNER_ID, c.OWNER_ID)
-    }
-    for name in attributes:
-        columns[name] = [_text_or_number(r["attributes"].get(name)) for r in rows]
-    frame = pl.DataFrame(columns, schema_overrides={c.CREATED_AT: pl.Int64}, strict=False)
-    return frame.with_columns(_moment(c.CREATED_AT))
+def leads_frame(stored: pl.DataFrame) -> pl.DataFrame:
+    """Stored leads (LEAD_COLUMNS, attributes as JSON text) as the contract's leads table, one
+    column per attribute."""
+    decoded = [_ATTRIBUTES.decode(text) for text in stored["attributes"].to_list()]
+    names = dict.fromkeys(name for attributes in decoded for name in attributes)
+    return stored.drop("attributes").with_columns(
+        _moment(c.CREATED_AT),
+        *(
+            pl.Series(name, [_text_or_number(a.get(name)) for a in decoded], dtype=pl.String)
+            for name in names
+        ),
+    )
 
 
 def moments(frame: pl.DataFrame) -> pl.DataFrame:

@@ -226,13 +226,17 @@ class LeadStore:
         """The contract's three tables, typed and checked exactly as a folder's are: the
         problems, and the tables when there are none."""
         self.check()
-        with self.engine.connect() as connection:
-            leads = frames.leads_frame(connection.execute(select(s.leads)).mappings().all())
-            events = db.fetch_frame(connection, s.events, frames.EVENT_COLUMNS)
-            stages = db.fetch_frame(connection, s.stages, frames.STAGE_COLUMNS)
+        leads, events, stages = db.fetch_frames(
+            self.engine,
+            [
+                (s.leads, frames.LEAD_COLUMNS),
+                (s.events, frames.EVENT_COLUMNS),
+                (s.stages, frames.STAGE_COLUMNS),
+            ],
+        )
         return check_tables(
             {
-                c.LEADS: leads,
+                c.LEADS: frames.leads_frame(leads),
                 c.EVENTS: frames.moments(events),
                 c.STAGES: frames.moments(stages),
             }
