@@ -166,9 +166,7 @@ def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) 
     connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
 
 
-def fetch_frames(
-    engine: Engine, wanted: Sequence[tuple[Table, dict[str, Any]]]
-) -> list[pl.DataFrame]:
+def fetch_frames(engine: Engine, wanted: Sequence[tuple[Table, Schema]]) -> list[pl.DataFrame]:
     """Every row of some columns of each table (`schema`: column → polars type), as frames;
     JSON columns come as their text.
 
