@@ -13,6 +13,8 @@ lead recycled into NURTURE is looked at again. Labels come from after as_of only
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import polars as pl
 
@@ -23,8 +25,11 @@ from features.tables import LeadData
 DAY_US = 86_400_000_000
 
 
-def build_snapshots(data: LeadData, config: FeatureConfig, seed: int = 0) -> pl.DataFrame:
-    """One row per snapshot: lead_id, as_of, converted, days_to_contract, event_observed."""
+def build_snapshots(
+    data: LeadData, config: FeatureConfig, seed: int = 0, since: datetime | None = None
+) -> pl.DataFrame:
+    """One row per snapshot: lead_id, as_of, converted, days_to_contract, event_observed;
+    with `since`, only the snapshots from that moment on (the monitor's recent periods)."""
     end = data.end
     step = pl.duration(days=config.snapshot_every_days)
     mql = (
@@ -35,6 +40,10 @@ def build_snapshots(data: LeadData, config: FeatureConfig, seed: int = 0) -> pl.
     starts = data.leads.select(c.LEAD_ID, c.CREATED_AT).join(mql, on=c.LEAD_ID, how="left")
     starts = starts.with_columns(start=pl.coalesce("mql_at", c.CREATED_AT))
     max_age = pl.duration(days=config.snapshot_max_age_days)
+    recent = pl.lit(True)
+    if since is not None:  # a lead older than its last snapshot has none from `since` on
+        starts = starts.filter(pl.col(c.CREATED_AT) + max_age >= since)
+        recent = pl.col("as_of") >= since
     horizon_end = pl.min_horizontal(pl.lit(end), pl.col(c.CREATED_AT) + max_age)
     count = (
         (horizon_end - pl.col("start")).dt.total_microseconds()
@@ -46,7 +55,7 @@ def build_snapshots(data: LeadData, config: FeatureConfig, seed: int = 0) -> pl.
         .explode("k")
         .drop_nulls("k")
         .with_columns(as_of=pl.col("start") + step * pl.col("k"))
-        .filter(pl.col("as_of") < end)
+        .filter((pl.col("as_of") < end) & recent)
         .select(c.LEAD_ID, c.CREATED_AT, "as_of")
         .sort("as_of")
     )

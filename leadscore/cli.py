@@ -3,7 +3,7 @@ where a user error becomes one line.
 
 Each subcommand's options and handler live together in leadscore/commands/<name>.py. User
 errors (LeadscoreError) become one line on stderr and exit code 1; argparse's own usage errors
-exit 2. Anything else is a bug and keeps its traceback.
+exit 2, as `monitor` does on a breach. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from leadscore.commands import (
     features,
     funnel,
     import_,
+    monitor,
     promote,
     rescore,
     rollback,
@@ -41,6 +42,7 @@ COMMANDS = (
     rollback,
     serve,
     funnel,
+    monitor,
     rescore,
     audit,
     validate,

@@ -111,6 +111,11 @@ class TrainConfig(FrozenConfig):
         description="a challenger whose backtest AUC trails the champion's by more is refused",
     )
     promotion_ece_tolerance: float = Field(0.005, ge=0)
+    reference_days: int = Field(
+        90,
+        ge=1,
+        description="the monitor's reference: the training snapshots of this many last days",
+    )
 
     @model_validator(mode="before")
     @classmethod

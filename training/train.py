@@ -38,6 +38,7 @@ from training.folds import Fold, backtest_folds
 from training.models import ConversionModel, VelocityModel
 from training.pair import CONVERSION, VELOCITY
 from training.policy import Policy
+from training.reference import REFERENCE, Reference, build_reference
 from training.registry import PREDICTIONS, Registered, Registry, RunLog
 from training.report import figure_png, render
 from training.velocity import VelocityBacktest, cross_fit_velocity, fit_velocity, fit_velocity_fold
@@ -93,6 +94,7 @@ class _Trained:
     models: tuple[ConversionModel, VelocityModel | None]
     metrics: dict[str, float]
     images: dict[str, Figure]
+    reference: Reference
 
 
 def train(
@@ -144,7 +146,11 @@ def train(
         metrics["velocity_calibration_slope"] = bt.velocity.calibration.slope
     step("report and registry")
     images = _figures(figures, conversion, X, bt, best)
-    trained = _Trained(ts, procedure, figures, (conversion, velocity), metrics, images)
+    reference = build_reference(
+        ts, X, conversion, config.reference_days, metrics["backtest_roc_auc"]
+    )
+    models = (conversion, velocity)
+    trained = _Trained(ts, procedure, figures, models, metrics, images, reference)
     with registry.run("train") as run:
         conv_reg, vel_reg = _record(run, trained)
     return TrainResult(run.id, conv_reg, vel_reg, metrics, figures.table, notes)
@@ -174,6 +180,7 @@ def _record(run: RunLog, trained: _Trained) -> tuple[Registered, Registered | No
     run.json(config.model_dump(mode="json"), "train_config.json")
     run.json(features.model_dump(mode="json"), "features_config.json")
     run.json(booster.model_dump(mode="json"), "booster_params.json")
+    run.json(trained.reference.to_dict(), REFERENCE)
     run.metrics({k: v for k, v in trained.metrics.items() if np.isfinite(v)})
     pngs = {name: figure_png(fig) for name, fig in trained.images.items()}
     with tempfile.TemporaryDirectory() as tmp:

@@ -95,14 +95,14 @@ def print_report(report: FunnelReport, console: Console) -> None:
         console.print(f"note: {note}")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Results as JSON values: dataclasses as objects, non-finite floats as null."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, datetime):
@@ -112,8 +112,8 @@ def _plain(value: Any) -> Any:
 
 def to_json(report: FunnelReport) -> str:
     """Every figure, unrounded, for other tools: the funnel's fields, model_routing, notes."""
-    body = _plain(report.figures) | {
-        "model_routing": _plain(report.routing),
+    body = plain(report.figures) | {
+        "model_routing": plain(report.routing),
         "notes": list(report.notes),
     }
     return json.dumps(body, indent=1, ensure_ascii=False, allow_nan=False)
@@ -221,7 +221,7 @@ def run_funnel(
     text, page = to_json(report), to_html(report, pictures(report))
     for path, content in ((outputs.json, text), (outputs.html, page)):
         if path is not None:
-            _write(path, content)
+            write_report(path, content)
     with registry.run("funnel") as run:
         run.params(
             {
@@ -238,7 +238,7 @@ def run_funnel(
     return report, run.id
 
 
-def _write(path: Path, content: str) -> None:
+def write_report(path: Path, content: str) -> None:
     """Through a temporary name renamed at the end: no half-written report looks complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")

@@ -1,0 +1,417 @@
+"""The monitor's figures, period by period, and the breaches among them: each defined once.
+
+Four checks, each judged on the newest period that can answer it (older periods in the window
+are context):
+- drift: PSI of every model input and of the score against the training reference, on the
+  newest complete period;
+- calibration: predicted against observed P(SQL within the horizon), overall and by source,
+  with a Wilson interval, on the newest period whose labels have all matured; the AUC there;
+  the velocity model's P(contract within 90 days) against Kaplan-Meier once 90 days have
+  passed;
+- the model against the rule: on every matured row of the window, the SQL rate of the leads
+  the tiers send to sales against the same number picked by the best one-line rule;
+- data health: sources and attributes of the newest period's new leads, and its events.
+A breach needs both a significant and a material difference (configs/monitor.yaml), so a
+large sample does not alarm on a trivial gap, nor a small one on noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import roc_auc_score
+
+from features import contract as c
+from features.profile import psi
+from features.spec import FeatureSpec
+from features.tables import LeadData
+from leadscore.funnel.facts import Rate, wilson
+from leadscore.funnel.figures import RoutingRule
+from leadscore.funnel.routing import check_rules, rule_score
+from leadscore.monitor.config import MonitorConfig
+from leadscore.monitor.population import VELOCITY_DAYS, Population, Window
+from training.metrics import captured, expected_calibration_error, kaplan_meier_share
+from training.reference import Reference, missing_shares, shares
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Breach:
+    check: str  # drift, calibration, model_vs_rule, data_health
+    subject: str  # the feature, source, event type or figure concerned
+    period: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.check}: {self.subject} ({self.period}): {self.message}"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Matured rows of a group: mean prediction against the observed rate."""
+
+    group: str
+    labelled: int
+    predicted: float
+    observed: Rate
+    ratio: float  # observed / predicted
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    start: datetime
+    rows: int
+    score_psi: float
+    max_feature_psi: float
+    top_features: dict[str, float]  # the five largest PSIs
+    labelled: int
+    matured: bool  # every row's label known
+    calibration: Calibration | None
+    ece: float
+    auc: float
+    velocity_predicted: float
+    velocity_kaplan_meier: float
+    velocity_matured: bool
+    new_leads: int
+
+
+@dataclass(frozen=True)
+class RuleComparison:
+    routed: int  # matured rows the tiers sent to active sales
+    model: Rate
+    best_rule: str | None
+    rule_sql_rate: float
+
+
+@dataclass(frozen=True)
+class Health:
+    period: datetime
+    new_leads: int
+    source_psi: float
+    sources: dict[str, float]
+    unseen: dict[str, dict[str, float]]  # attribute → share of new leads by unseen value
+    missing: dict[str, float]
+    events: int
+    unknown_event_share: float
+    stopped_event_types: list[str]
+
+
+@dataclass(frozen=True)
+class Findings:
+    as_of: datetime
+    window: Window
+    periods: list[PeriodFigures]
+    by_source: list[Calibration]  # in the judged calibration period
+    calibration_period: datetime | None
+    rule: RuleComparison | None
+    health: Health | None
+    breaches: list[Breach]
+
+
+def calibration(group: str, y: np.ndarray, p: np.ndarray, level: float) -> Calibration:
+    observed = wilson(int(y.sum()), len(y), level)
+    predicted = float(p.mean()) if len(p) else NAN
+    ratio = observed.rate / predicted if predicted > 0 else NAN
+    return Calibration(group, len(y), predicted, observed, ratio)
+
+
+def miscalibrated(cal: Calibration, max_ratio: float) -> bool:
+    """The interval misses the prediction, and the two differ by more than max_ratio."""
+    outside = not (cal.observed.low <= cal.predicted <= cal.observed.high)
+    return outside and not (1 / max_ratio <= cal.ratio <= max_ratio)
+
+
+def drift_of(X: np.ndarray, spec: FeatureSpec, reference: Reference) -> dict[str, float]:
+    """PSI of every model input against its reference histogram."""
+    return {
+        name: psi(reference.features[name].shares, reference.features[name].shares_of(X[:, j]))
+        for j, name in enumerate(spec.feature_names)
+        if name in reference.features
+    }
+
+
+def _period_figures(
+    start: datetime,
+    members: np.ndarray,
+    pop: Population,
+    spec: FeatureSpec,
+    reference: Reference,
+    horizon: timedelta,
+    as_of: datetime,
+    next_start: datetime,
+    config: MonitorConfig,
+    new_leads: int,
+) -> PeriodFigures:
+    rows = pop.rows[members]
+    p = pop.p[members]
+    feature_psi = drift_of(pop.X[members], spec, reference)
+    top = dict(sorted(feature_psi.items(), key=lambda kv: -kv[1])[:5])
+    labels = rows["converted"].to_numpy()
+    known = ~np.isnan(labels.astype(np.float64))
+    y = labels[known].astype(np.float64)
+    cal = calibration("all", y, p[known], config.calibration.level) if known.any() else None
+    both = 0 < y.sum() < len(y)
+    remaining = rows["remaining_days"].to_numpy()
+    observed = rows["event_observed"].to_numpy()
+    velocity_matured = next_start + timedelta(days=VELOCITY_DAYS) <= as_of
+    return PeriodFigures(
+        start=start,
+        rows=members.size,
+        score_psi=psi(reference.score.shares, reference.score.shares_of(p)),
+        max_feature_psi=max(feature_psi.values(), default=NAN),
+        top_features=top,
+        labelled=int(known.sum()),
+        matured=next_start + horizon <= as_of,
+        calibration=cal,
+        ece=expected_calibration_error(y, p[known]) if known.any() else NAN,
+        auc=float(roc_auc_score(y, p[known])) if both else NAN,
+        velocity_predicted=float(pop.p_contract[members].mean()) if members.size else NAN,
+        velocity_kaplan_meier=(
+            kaplan_meier_share(remaining, observed, VELOCITY_DAYS) if members.size else NAN
+        ),
+        velocity_matured=velocity_matured,
+        new_leads=new_leads,
+    )
+
+
+def period_figures(
+    pop: Population,
+    spec: FeatureSpec,
+    reference: Reference,
+    span: Window,
+    as_of: datetime,
+    new_leads: dict[datetime, int],
+    config: MonitorConfig,
+) -> list[PeriodFigures]:
+    """Figures of every period of the window that holds scored rows."""
+    horizon = timedelta(days=spec.config.horizon_days)
+    period = pop.rows["period"].to_numpy()
+    bounds = [*span.starts, span.end]
+    out = []
+    for start, next_start in zip(bounds, bounds[1:], strict=False):
+        members = np.flatnonzero(period == np.datetime64(start.replace(tzinfo=None), "us"))
+        if members.size:
+            out.append(
+                _period_figures(
+                    start,
+                    members,
+                    pop,
+                    spec,
+                    reference,
+                    horizon,
+                    as_of,
+                    next_start,
+                    config,
+                    new_leads.get(start, 0),
+                )
+            )
+    return out
+
+
+def by_source(pop: Population, start: datetime, config: MonitorConfig) -> list[Calibration]:
+    """Calibration of each source's matured rows in the period starting at `start`."""
+    rows = pop.rows.with_row_index("_i").filter(
+        (pl.col("period") == start) & pl.col("converted").is_not_null()
+    )
+    out = []
+    for (source,), part in rows.group_by(c.SOURCE, maintain_order=True):
+        i = part["_i"].to_numpy()
+        y = part["converted"].to_numpy().astype(np.float64)
+        out.append(calibration(str(source), y, pop.p[i], config.calibration.level))
+    return sorted(out, key=lambda cal: -cal.labelled)
+
+
+def model_vs_rule(
+    pop: Population, spec: FeatureSpec, active_min_score: float, rules: tuple[RoutingRule, ...]
+) -> RuleComparison | None:
+    """On every matured row: SQL rate of the rows the tiers send to active sales, against the
+    expected SQL rate of as many rows picked by each rule (ties in random order)."""
+    known = pop.rows["converted"].is_not_null().to_numpy()
+    if not known.any():
+        return None
+    y = pop.rows["converted"].to_numpy()[known].astype(np.float64)
+    routed = 100 * pop.p[known] >= active_min_score
+    n = int(routed.sum())
+    model = wilson(int(y[routed].sum()), n, 0.95)
+    names = spec.feature_names
+    check_rules(rules, names)
+    one_day = np.zeros(len(y))
+    caught = {
+        rule.name: captured(y, rule_score(rule, names, pop.X[known]), one_day, n) for rule in rules
+    }
+    best = max(caught, key=lambda name: caught[name], default=None)
+    rate = caught[best] / n if best is not None and n else NAN
+    return RuleComparison(n, model, best, rate)
+
+
+def health(
+    data: LeadData, spec: FeatureSpec, reference: Reference, start: datetime, end: datetime
+) -> Health:
+    """Data health of the leads created and the events recorded in [start, end)."""
+    leads = data.leads.filter(pl.col(c.CREATED_AT).is_between(start, end, closed="left"))
+    events = data.events.filter(pl.col(c.TS).is_between(start, end, closed="left"))
+    mix = shares(leads[c.SOURCE])
+    unseen: dict[str, dict[str, float]] = {}
+    for name, known in spec.categories.items():
+        if name not in leads.columns or not leads.height:
+            continue
+        values = leads[name].drop_nulls().cast(pl.String)
+        new = values.filter(~values.is_in(list(known)))
+        if new.len():
+            unseen[name] = {
+                str(k): n / leads.height
+                for k, n in new.value_counts(sort=True, name="n").iter_rows()
+            }
+    types = shares(events[c.EVENT_TYPE])
+    configured = set(spec.config.event_types)
+    return Health(
+        period=start,
+        new_leads=leads.height,
+        source_psi=psi(reference.sources, mix) if mix else NAN,
+        sources=mix,
+        unseen=unseen,
+        missing=missing_shares(spec, leads) if leads.height else {},
+        events=events.height,
+        unknown_event_share=sum(v for k, v in types.items() if k not in configured),
+        stopped_event_types=[
+            k for k in reference.event_types if k in configured and k not in types
+        ],
+    )
+
+
+def breaches(
+    periods: list[PeriodFigures],
+    sources: list[Calibration],
+    rule: RuleComparison | None,
+    state: Health | None,
+    reference: Reference,
+    config: MonitorConfig,
+) -> list[Breach]:
+    """Every threshold of configs/monitor.yaml crossed in the periods each check judges."""
+    out: list[Breach] = []
+    newest = periods[-1] if periods else None
+    if newest is not None and newest.rows >= config.drift.min_rows:
+        when = f"{newest.start:%Y-%m-%d}"
+        if newest.score_psi > config.drift.max_score_psi:
+            out.append(Breach("drift", "score", when, f"PSI {newest.score_psi:.3f}"))
+        for name, value in newest.top_features.items():
+            if value > config.drift.max_feature_psi:
+                out.append(Breach("drift", name, when, f"PSI {value:.3f}"))
+    judged = next((f for f in reversed(periods) if f.matured), None)
+    cal_config = config.calibration
+    if judged is not None and judged.calibration is not None:
+        when = f"{judged.start:%Y-%m-%d}"
+        groups = [judged.calibration] + [f for f in sources]
+        for cal in groups:
+            if cal.labelled >= cal_config.min_labelled and miscalibrated(cal, cal_config.max_ratio):
+                subject = "all leads" if cal.group == "all" else f"source={cal.group}"
+                out.append(Breach("calibration", subject, when, _calibration_line(cal)))
+        floor = reference.backtest_auc - cal_config.max_auc_drop
+        if judged.labelled >= cal_config.min_labelled and judged.auc < floor:
+            out.append(
+                Breach(
+                    "calibration",
+                    "AUC",
+                    when,
+                    f"{judged.auc:.3f} against {reference.backtest_auc:.3f} in the backtests",
+                )
+            )
+    velocity = next((f for f in reversed(periods) if f.velocity_matured), None)
+    if velocity is not None and velocity.rows >= cal_config.min_labelled:
+        ratio = velocity.velocity_kaplan_meier / max(velocity.velocity_predicted, 1e-9)
+        km = wilson(
+            round(velocity.velocity_kaplan_meier * velocity.rows), velocity.rows, cal_config.level
+        )
+        outside = not (km.low <= velocity.velocity_predicted <= km.high)
+        if outside and not (1 / cal_config.max_ratio <= ratio <= cal_config.max_ratio):
+            out.append(
+                Breach(
+                    "calibration",
+                    f"P(contract within {VELOCITY_DAYS} days)",
+                    f"{velocity.start:%Y-%m-%d}",
+                    f"Kaplan-Meier {velocity.velocity_kaplan_meier:.3f} against predicted "
+                    f"{velocity.velocity_predicted:.3f}",
+                )
+            )
+    if (
+        rule is not None
+        and rule.best_rule is not None
+        and rule.routed >= config.model_vs_rule.min_routed
+        and rule.model.rate < rule.rule_sql_rate
+    ):
+        out.append(
+            Breach(
+                "model_vs_rule",
+                rule.best_rule,
+                "window",
+                f"the tiers' {rule.routed} sales leads reached SQL at {rule.model.rate:.3f}, "
+                f"the rule's pick at {rule.rule_sql_rate:.3f}",
+            )
+        )
+    if state is not None:
+        out += _health_breaches(state, reference, config)
+    return out
+
+
+def _calibration_line(cal: Calibration) -> str:
+    o = cal.observed
+    return (
+        f"observed {o.rate:.3f} [{o.low:.3f}, {o.high:.3f}] against predicted "
+        f"{cal.predicted:.3f} on {cal.labelled} matured rows"
+    )
+
+
+def _health_breaches(state: Health, reference: Reference, config: MonitorConfig) -> list[Breach]:
+    health_config, out = config.data_health, []
+    when = f"{state.period:%Y-%m-%d}"
+    if state.new_leads >= config.drift.min_rows:
+        if state.source_psi > health_config.max_source_psi:
+            out.append(Breach("data_health", "source mix", when, f"PSI {state.source_psi:.3f}"))
+        for name, values in state.unseen.items():
+            for value, share in values.items():
+                if share > health_config.max_unseen_share:
+                    out.append(
+                        Breach(
+                            "data_health",
+                            f"{name}={value}",
+                            when,
+                            f"unseen in training, {share:.1%} of new leads",
+                        )
+                    )
+        for name, share in state.missing.items():
+            before = reference.missing.get(name, 0.0)
+            if share - before > health_config.max_missing_increase:
+                out.append(
+                    Breach(
+                        "data_health",
+                        name,
+                        when,
+                        f"missing in {share:.1%} of new leads against {before:.1%} in training",
+                    )
+                )
+    if state.events and state.unknown_event_share > health_config.max_unknown_event_share:
+        out.append(
+            Breach(
+                "data_health",
+                "event types",
+                when,
+                f"{state.unknown_event_share:.1%} of events have a type the features ignore",
+            )
+        )
+    for kind in state.stopped_event_types:
+        share = reference.event_types[kind]
+        if share >= health_config.min_event_share and state.events >= config.drift.min_rows:
+            out.append(
+                Breach(
+                    "data_health",
+                    f"event_type={kind}",
+                    when,
+                    f"stopped arriving ({share:.1%} of events in training, none of "
+                    f"{state.events} now)",
+                )
+            )
+    return out
