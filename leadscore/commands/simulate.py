@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from features.errors import LeadscoreError
 from leadscore.settings import default_config, load_config
+from leadscore.simulator.config import DRIFTS
 
 NAME = "simulate"
 HELP = "write a simulated funnel (leads, events, stages, truth) to a data folder"
@@ -24,12 +26,26 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--config", default=default_config("simulate"), help="funnel calibration")
+    parser.add_argument(
+        "--drift",
+        choices=DRIFTS,
+        help="change the world from a month on, as the config's drift.NAME says (default: none)",
+    )
+    parser.add_argument(
+        "--drift-from",
+        type=int,
+        metavar="N",
+        help="months after the start when the drift begins (default: its from_month)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from leadscore.simulator.config import SimulationConfig
-    from leadscore.simulator.simulate import run_simulation
+    from leadscore.simulator.simulate import DriftChoice, run_simulation
 
+    if args.drift is None and args.drift_from is not None:
+        raise LeadscoreError("--drift-from needs --drift")
     config = load_config(args.config, SimulationConfig)
-    run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed)
+    drift = DriftChoice(args.drift, args.drift_from) if args.drift else None
+    run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed, drift)
     return 0

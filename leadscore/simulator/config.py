@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from features import contract as c
 from features.config import FrozenConfig
@@ -124,6 +124,50 @@ class BehaviourConfig(FrozenConfig):
     )
 
 
+class SourceConversionDrift(FrozenConfig):
+    """The sales process of one source gets worse: its leads reach SQL `factor` times as often."""
+
+    source: str
+    factor: float = Field(gt=0, le=1)  # the share of its leads that sales still follows up
+    from_month: int = Field(ge=1)  # months after `start`
+
+
+class NewSourceDrift(FrozenConfig):
+    """A new channel brings `share` of the leads created from `from_month` on."""
+
+    source: str
+    share: float = Field(gt=0, lt=1)
+    effect: float  # on fit, as a source Level's
+    from_month: int = Field(ge=1)
+
+
+class EventTypeDrift(FrozenConfig):
+    """Tracking of one event type breaks: it is no longer recorded from `from_month` on."""
+
+    event_type: str
+    from_month: int = Field(ge=1)
+
+    @field_validator("event_type")
+    @classmethod
+    def _known(cls, event_type: str) -> str:
+        _known_events({event_type: 0.0})
+        return event_type
+
+
+Drift = SourceConversionDrift | NewSourceDrift | EventTypeDrift
+
+
+class DriftConfig(FrozenConfig):
+    """The scenarios of `leadscore simulate --drift NAME`, one entry each, keyed by NAME."""
+
+    source_conversion_halves: SourceConversionDrift
+    new_source: NewSourceDrift
+    event_type_stops: EventTypeDrift
+
+
+DRIFTS = tuple(DriftConfig.model_fields)
+
+
 class SimulationConfig(FrozenConfig):
     """configs/simulate.yaml: calibration targets and every generative parameter."""
 
@@ -134,6 +178,21 @@ class SimulationConfig(FrozenConfig):
     deals: DealsConfig
     funnel: StageTimingConfig
     behaviour: BehaviourConfig
+    drift: DriftConfig
+
+    @field_validator("drift")
+    @classmethod
+    def _sources_fit_leads(cls, drift: DriftConfig, info: ValidationInfo) -> DriftConfig:
+        leads: LeadsConfig | None = info.data.get("leads")
+        if leads is None:  # leads failed on their own; that error says enough
+            return drift
+        halved, new = drift.source_conversion_halves.source, drift.new_source.source
+        if halved not in leads.sources:
+            known = ", ".join(leads.sources)
+            raise ValueError(f"source_conversion_halves.source '{halved}' is none of {known}")
+        if new in leads.sources:
+            raise ValueError(f"new_source.source '{new}' is already in leads.sources")
+        return drift
 
     @field_validator("start")
     @classmethod

@@ -10,7 +10,13 @@ import numpy as np
 import polars as pl
 
 from features import contract as c
-from leadscore.simulator.config import PARTNER_SOURCE, LeadsConfig, SimulationConfig
+from leadscore.simulator.config import (
+    PARTNER_SOURCE,
+    LeadsConfig,
+    Level,
+    NewSourceDrift,
+    SimulationConfig,
+)
 from leadscore.simulator.hazard import sigmoid
 from leadscore.simulator.stages import Deals
 
@@ -34,9 +40,14 @@ def calendar(start: date, months: int) -> np.ndarray:
 
 
 def draw_leads(
-    rng: np.random.Generator, config: LeadsConfig, bounds: np.ndarray, per_month: int
+    rng: np.random.Generator,
+    config: LeadsConfig,
+    bounds: np.ndarray,
+    per_month: int,
+    newcomer: NewSourceDrift | None = None,
 ) -> Population:
-    """Leads created uniformly within each month; attributes, partner, owner and their fit."""
+    """Leads created uniformly within each month; attributes, partner, owner and their fit.
+    A `newcomer` source (`--drift new_source`) takes its share of the leads from its month on."""
     month = np.repeat(np.arange(bounds.size - 1), per_month)
     created = np.sort(bounds[month] + rng.random(month.size) * np.diff(bounds)[month])
     n = created.size
@@ -53,6 +64,9 @@ def draw_leads(
     for name, levels in categorical.items():
         shares = np.array([level.share for level in levels.values()])
         codes[name] = rng.choice(len(levels), size=n, p=shares / shares.sum())
+        if name == c.SOURCE and newcomer is not None:
+            since = created >= bounds[newcomer.from_month]
+            codes[name], levels = _joined(rng, codes[name], levels, since, newcomer)
         fit += np.array([level.effect for level in levels.values()])[codes[name]]
         columns[name] = pl.Series(name, list(levels)).gather(codes[name])
     volume = np.arange(1, config.partners + 1) ** -config.partner_skew
@@ -75,6 +89,21 @@ def draw_leads(
         ]
     )
     return Population(leads, created, fit, log_size, codes["industry"], owner)
+
+
+def _joined(
+    rng: np.random.Generator,
+    codes: np.ndarray,
+    sources: dict[str, Level],
+    since: np.ndarray,
+    newcomer: NewSourceDrift,
+) -> tuple[np.ndarray, dict[str, Level]]:
+    """Leads in `since` switch to the newcomer with chance `share`; the rest keep the source they
+    drew, so the old sources keep their proportions among them. Drawn only under the drift, so
+    a run without it draws what it always did."""
+    joins = since & (rng.random(codes.size) < newcomer.share)
+    level = Level(share=newcomer.share, effect=newcomer.effect)
+    return np.where(joins, len(sources), codes), {**sources, newcomer.source: level}
 
 
 def _labels(name: str, prefix: str, numbers: np.ndarray, width: int) -> pl.Series:

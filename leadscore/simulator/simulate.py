@@ -16,6 +16,8 @@ sales calls during the deal) only ever lie at or after it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,17 @@ from rich.table import Table
 from features import contract as c
 from features.errors import LeadscoreError
 from leadscore.simulator.behaviour import EVENT_CODES, Events, draw_events
-from leadscore.simulator.config import SimulationConfig, Targets
+from leadscore.simulator.config import (
+    DRIFTS,
+    Drift,
+    DriftConfig,
+    EventTypeDrift,
+    NewSourceDrift,
+    SimulationConfig,
+    SourceConversionDrift,
+    Targets,
+)
+from leadscore.simulator.drift import recorded, sales_hazard
 from leadscore.simulator.hazard import Hazard, draw_hazard
 from leadscore.simulator.population import calendar, draw_deals, draw_leads
 from leadscore.simulator.stages import STAGE_CODES, Funnel, draw_funnel
@@ -35,33 +47,71 @@ from leadscore.simulator.tables import Draws, build_tables, write_tables
 MAX_LEADS = 9_999_999  # lead ids are L + 7 digits
 
 
+@dataclass(frozen=True)
+class DriftChoice:
+    """`--drift NAME` and `--drift-from N`: a scenario of config.drift, from `from_month`
+    months after the start (None: the scenario's own from_month)."""
+
+    name: str
+    from_month: int | None = None
+
+
 def run_simulation(
-    config: SimulationConfig, out_dir: Path, months: int, leads_per_month: int, seed: int
+    config: SimulationConfig,
+    out_dir: Path,
+    months: int,
+    leads_per_month: int,
+    seed: int,
+    drift: DriftChoice | None = None,
 ) -> dict[str, float]:
-    """Simulate `months` of leads into `out_dir`, print the funnel, return its figures."""
+    """Simulate `months` of leads into `out_dir`, print the funnel, return its figures;
+    `drift` changes the world from a month on (leadscore/simulator/drift.py)."""
+    scenario = _scenario(config.drift, drift, months) if drift else None
     _check_args(out_dir, months, leads_per_month, seed)
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
     bounds = calendar(config.start, months)
     end = bounds[-1]
+    at = bounds[scenario.from_month] if scenario else np.inf
+    newcomer = scenario if isinstance(scenario, NewSourceDrift) else None
     columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("drawing leads", total=5)
-        people = draw_leads(rng, config.leads, bounds, leads_per_month)
+        people = draw_leads(rng, config.leads, bounds, leads_per_month, newcomer)
         hazard = draw_hazard(rng, config.readiness, people.created, people.fit, end)
         deals = draw_deals(rng, config, people)
         progress.update(task, advance=1, description="drawing SQLs and stages")
-        funnel = draw_funnel(rng, hazard, deals, end, config.funnel)
+        sales = hazard
+        if isinstance(scenario, SourceConversionDrift):
+            sales = sales_hazard(rng, hazard, people.leads[c.SOURCE].to_numpy(), scenario, at)
+        funnel = draw_funnel(rng, sales, deals, end, config.funnel)
         progress.update(task, advance=1, description="drawing behaviour")
         events = draw_events(rng, hazard, funnel, people.fit, end, config.behaviour)
+        if isinstance(scenario, EventTypeDrift):
+            events = recorded(events, scenario, at)
         progress.update(task, advance=1, description="building tables")
-        tables = build_tables(people, Draws(hazard, deals, funnel, events), end, config)
+        tables = build_tables(people, Draws(sales, deals, funnel, events), end, config)
         progress.update(task, advance=1, description="writing Parquet")
         write_tables(out_dir, tables)
         progress.update(task, advance=1, description="done")
     summary = summarise(hazard, funnel, events, time.perf_counter() - began)
-    _print_summary(summary, config.targets)
+    since = config.start + timedelta(days=int(at)) if scenario else None
+    _print_summary(summary, config.targets, f"drift: {drift.name} from {since}" if drift else None)
     return summary
+
+
+def _scenario(config: DriftConfig, drift: DriftChoice, months: int) -> Drift:
+    """The chosen scenario with its start; checked before anything is drawn or created."""
+    if drift.name not in DRIFTS:
+        raise LeadscoreError(f"--drift {drift.name} is none of {', '.join(DRIFTS)}")
+    scenario: Drift = getattr(config, drift.name)
+    month = scenario.from_month if drift.from_month is None else drift.from_month
+    origin = f" (drift.{drift.name}.from_month of the config)" if drift.from_month is None else ""
+    if month < 1:
+        raise LeadscoreError(f"--drift-from must be at least 1, got {month}")
+    if month >= months:
+        raise LeadscoreError(f"--drift-from {month}{origin} must be below --months {months}")
+    return scenario.model_copy(update={"from_month": month})
 
 
 def _check_args(out_dir: Path, months: int, leads_per_month: int, seed: int) -> None:
@@ -111,7 +161,7 @@ def summarise(hazard: Hazard, funnel: Funnel, events: Events, seconds: float) ->
     }
 
 
-def _print_summary(s: dict[str, float], t: Targets) -> None:
+def _print_summary(s: dict[str, float], t: Targets, caption: str | None) -> None:
     scale, pct = s["leads"] / t.leads, "{:.1%}".format
     rows = [
         ("leads", f"{s['leads']:,}", ""),
@@ -127,7 +177,7 @@ def _print_summary(s: dict[str, float], t: Targets) -> None:
         ("events", f"{s['events']:,}", f"{t.events * scale:,.0f}"),
         ("elapsed (s)", f"{s['seconds']:.1f}", ""),
     ]
-    table = Table(title="Simulated funnel")
+    table = Table(title="Simulated funnel", caption=caption)
     for name in ("", "simulated", "calibrated to"):
         table.add_column(name, justify="right" if name else "left")
     for row in rows:

@@ -15,7 +15,9 @@ truth.parquet, one row per lead (times UTC, rounded down to the µs; days are 86
                  These let an oracle integrate over a need that has not shown yet
                  (leadscore/simulator/oracle.py) instead of knowing the future.
 - `ends_at`      when the lead unsubscribes; hazard 0 from then on; null: not within the data
-  (a lead that signed first writes no unsubscribe event: customers leave marketing lists)
+  (a lead that signed first writes no unsubscribe event: customers leave marketing lists).
+  Under `--drift source_conversion_halves` it is also when sales dropped the lead (its hazard
+  0, its behaviour unchanged: no unsubscribe event; leadscore/simulator/drift.py)
 - `p_sql`        1 - exp(-Λ(end)), end = start + months: the chance of an SQL within the data
 - `win_rate`     the chance that a deal of this lead ends WON rather than LOST
 - `p_won`        p_sql * win_rate: the chance that the first SQL within the data is won
