@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from serving.explain import Note
+
+BAND_WIDTH = 10  # score points per band of the score distribution
+BANDS = [f"{low}-{low + BAND_WIDTH}" for low in range(0, 100, BAND_WIDTH)]
 
 
 class ServiceMetrics:
-    """Leads by route and tier, scoring latency, refusals, input notes and model checks."""
+    """Leads by route and tier, the score distribution, scoring latency, refusals, input notes
+    and model checks."""
 
     def __init__(self) -> None:
         from prometheus_client import Counter as PromCounter
@@ -21,6 +27,11 @@ class ServiceMetrics:
 
         self.leads = PromCounter(
             "leadscore_leads_scored", "Leads scored", ["endpoint", "route", "tier"]
+        )
+        # Counts per band rather than a Histogram: a batch adds ten numbers, not one per lead,
+        # and Prometheus reads the drift of the distribution between monitor runs from them.
+        self.bands = PromCounter(
+            "leadscore_scores", "Leads scored by score band (0-10 … 90-100)", ["endpoint", "band"]
         )
         self.latency = Histogram(
             "leadscore_scoring_seconds",
@@ -43,6 +54,7 @@ class ServiceMetrics:
     def scored(
         self,
         endpoint: str,
+        scores: np.ndarray,
         routes: Sequence[str],
         tiers: Sequence[str],
         notes: Sequence[Sequence[Note]],
@@ -51,6 +63,10 @@ class ServiceMetrics:
         self.latency.labels(endpoint).observe(seconds)
         for (route, tier), n in Counter(zip(routes, tiers, strict=True)).items():
             self.leads.labels(endpoint, route, tier).inc(n)
+        band = np.minimum(np.asarray(scores) // BAND_WIDTH, len(BANDS) - 1).astype(np.int64)
+        for k, n in enumerate(np.bincount(band, minlength=len(BANDS)).tolist()):
+            if n:
+                self.bands.labels(endpoint, BANDS[k]).inc(n)
         for kind, n in Counter(note.kind for lead_notes in notes for note in lead_notes).items():
             self.notes.labels(kind).inc(n)
 

@@ -182,7 +182,9 @@ class LeadScoring:
             else:
                 self.decisions.add(decided)
         seconds = time.perf_counter() - started
-        self.metrics.scored(endpoint, scores.route, scores.tier, scores.notes, seconds)
+        self.metrics.scored(
+            endpoint, scores.score, scores.route, scores.tier, scores.notes, seconds
+        )
         return scores.to_dicts()
 
     def refuse(self, refusal: Rejected) -> Response:

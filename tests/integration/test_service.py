@@ -288,6 +288,30 @@ def test_metrics_count_leads_by_route_and_tier_and_refusals(server: Server) -> N
     assert 'leadscore_scoring_seconds_bucket{endpoint="score"' in metrics
 
 
+def _band_count(metrics: str, band: str) -> float:
+    """The count of a band of /score in Prometheus' text format (labels in either order)."""
+    found = [
+        row
+        for row in metrics.splitlines()
+        if row.startswith("leadscore_scores_total{")
+        and f'band="{band}"' in row
+        and 'endpoint="score"' in row
+    ]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+
+def test_metrics_count_each_score_in_its_band(server: Server) -> None:
+    """/metrics carries the score distribution, so Prometheus can watch it between monitor
+    runs: a scored lead adds exactly one to the band its score falls in."""
+    with server.client() as client:
+        before = client.get("/metrics").text
+        score = client.post("/score", json=EXAMPLE_LEAD).json()["score"]
+        after = client.get("/metrics").text
+    low = min(int(score // 10) * 10, 90)
+    band = f"{low}-{low + 10}"
+    assert _band_count(after, band) == _band_count(before, band) + 1
+
+
 def test_refusals_leave_no_traceback_in_the_log(server: Server) -> None:
     with server.client() as client:
         for _, path, body, _, _ in BAD_REQUESTS:
