@@ -43,15 +43,16 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.funnel.figures import FunnelConfig
     from leadscore.funnel.report import Outputs
     from leadscore.monitor.config import MonitorConfig
-    from leadscore.monitor.report import run_monitor
+    from leadscore.monitor.report import Judging, run_monitor
 
-    config = load_config(args.config, MonitorConfig)
-    rules = load_config(args.funnel_config, FunnelConfig).rules
+    judging = Judging(
+        load_config(args.config, MonitorConfig),
+        options.policy(args),
+        load_config(args.funnel_config, FunnelConfig).rules,
+    )
     outputs = Outputs(*(Path(p) if p else None for p in (args.html, args.json)))
     registry = options.registry()
-    findings, run_id = run_monitor(
-        load_data(args.data), args.as_of, config, options.policy(args), rules, registry, outputs
-    )
+    findings, run_id = run_monitor(load_data(args.data), args.as_of, judging, registry, outputs)
     for path in (outputs.json, outputs.html):
         if path is not None:
             print(f"wrote {path}")

@@ -10,7 +10,7 @@ are context):
   passed;
 - the model against the rule: on every matured row of the window, the SQL rate of the leads
   the tiers send to sales against the same number picked by the best one-line rule;
-- data health: sources and attributes of the newest period's new leads, and its events.
+- data health (leadscore/monitor/health.py): the newest period's new leads and events.
 A breach needs both a significant and a material difference (configs/monitor.yaml), so a
 large sample does not alarm on a trivial gap, nor a small one on noise.
 """
@@ -27,89 +27,34 @@ from sklearn.metrics import roc_auc_score
 from features import contract as c
 from features.profile import psi
 from features.spec import FeatureSpec
-from features.tables import LeadData
-from leadscore.funnel.facts import Rate, wilson
+from leadscore.funnel.facts import wilson
 from leadscore.funnel.figures import RoutingRule
 from leadscore.funnel.routing import check_rules, rule_score
 from leadscore.monitor.config import MonitorConfig
+from leadscore.monitor.findings import (
+    Breach,
+    Calibration,
+    Health,
+    PeriodFigures,
+    RuleComparison,
+)
+from leadscore.monitor.health import health_breaches
 from leadscore.monitor.population import VELOCITY_DAYS, Population, Window
 from training.metrics import captured, expected_calibration_error, kaplan_meier_share
-from training.reference import Reference, missing_shares, shares
+from training.reference import Reference
 
 NAN = float("nan")
 
 
 @dataclass(frozen=True)
-class Breach:
-    check: str  # drift, calibration, model_vs_rule, data_health
-    subject: str  # the feature, source, event type or figure concerned
-    period: str
-    message: str
+class Scored:
+    """A population the champion scored, and what it is judged against."""
 
-    def line(self) -> str:
-        return f"{self.check}: {self.subject} ({self.period}): {self.message}"
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Matured rows of a group: mean prediction against the observed rate."""
-
-    group: str
-    labelled: int
-    predicted: float
-    observed: Rate
-    ratio: float  # observed / predicted
-
-
-@dataclass(frozen=True)
-class PeriodFigures:
-    start: datetime
-    rows: int
-    score_psi: float
-    max_feature_psi: float
-    top_features: dict[str, float]  # the five largest PSIs
-    labelled: int
-    matured: bool  # every row's label known
-    calibration: Calibration | None
-    ece: float
-    auc: float
-    velocity_predicted: float
-    velocity_kaplan_meier: float
-    velocity_matured: bool
-    new_leads: int
-
-
-@dataclass(frozen=True)
-class RuleComparison:
-    routed: int  # matured rows the tiers sent to active sales
-    model: Rate
-    best_rule: str | None
-    rule_sql_rate: float
-
-
-@dataclass(frozen=True)
-class Health:
-    period: datetime
-    new_leads: int
-    source_psi: float
-    sources: dict[str, float]
-    unseen: dict[str, dict[str, float]]  # attribute → share of new leads by unseen value
-    missing: dict[str, float]
-    events: int
-    unknown_event_share: float
-    stopped_event_types: list[str]
-
-
-@dataclass(frozen=True)
-class Findings:
+    pop: Population
+    spec: FeatureSpec
+    reference: Reference
+    config: MonitorConfig
     as_of: datetime
-    window: Window
-    periods: list[PeriodFigures]
-    by_source: list[Calibration]  # in the judged calibration period
-    calibration_period: datetime | None
-    rule: RuleComparison | None
-    health: Health | None
-    breaches: list[Breach]
 
 
 def calibration(group: str, y: np.ndarray, p: np.ndarray, level: float) -> Calibration:
@@ -135,20 +80,12 @@ def drift_of(X: np.ndarray, spec: FeatureSpec, reference: Reference) -> dict[str
 
 
 def _period_figures(
-    start: datetime,
-    members: np.ndarray,
-    pop: Population,
-    spec: FeatureSpec,
-    reference: Reference,
-    horizon: timedelta,
-    as_of: datetime,
-    next_start: datetime,
-    config: MonitorConfig,
-    new_leads: int,
+    scored: Scored, start: datetime, next_start: datetime, members: np.ndarray, new_leads: int
 ) -> PeriodFigures:
+    pop, config = scored.pop, scored.config
     rows = pop.rows[members]
     p = pop.p[members]
-    feature_psi = drift_of(pop.X[members], spec, reference)
+    feature_psi = drift_of(pop.X[members], scored.spec, scored.reference)
     top = dict(sorted(feature_psi.items(), key=lambda kv: -kv[1])[:5])
     labels = rows["converted"].to_numpy()
     known = ~np.isnan(labels.astype(np.float64))
@@ -157,58 +94,37 @@ def _period_figures(
     both = 0 < y.sum() < len(y)
     remaining = rows["remaining_days"].to_numpy()
     observed = rows["event_observed"].to_numpy()
-    velocity_matured = next_start + timedelta(days=VELOCITY_DAYS) <= as_of
+    horizon = timedelta(days=scored.spec.config.horizon_days)
+    score = scored.reference.score
     return PeriodFigures(
         start=start,
         rows=members.size,
-        score_psi=psi(reference.score.shares, reference.score.shares_of(p)),
+        score_psi=psi(score.shares, score.shares_of(p)),
         max_feature_psi=max(feature_psi.values(), default=NAN),
         top_features=top,
         labelled=int(known.sum()),
-        matured=next_start + horizon <= as_of,
+        matured=next_start + horizon <= scored.as_of,
         calibration=cal,
         ece=expected_calibration_error(y, p[known]) if known.any() else NAN,
         auc=float(roc_auc_score(y, p[known])) if both else NAN,
-        velocity_predicted=float(pop.p_contract[members].mean()) if members.size else NAN,
-        velocity_kaplan_meier=(
-            kaplan_meier_share(remaining, observed, VELOCITY_DAYS) if members.size else NAN
-        ),
-        velocity_matured=velocity_matured,
+        velocity_predicted=float(pop.p_contract[members].mean()),
+        velocity_kaplan_meier=kaplan_meier_share(remaining, observed, VELOCITY_DAYS),
+        velocity_matured=next_start + timedelta(days=VELOCITY_DAYS) <= scored.as_of,
         new_leads=new_leads,
     )
 
 
 def period_figures(
-    pop: Population,
-    spec: FeatureSpec,
-    reference: Reference,
-    span: Window,
-    as_of: datetime,
-    new_leads: dict[datetime, int],
-    config: MonitorConfig,
+    scored: Scored, span: Window, new_leads: dict[datetime, int]
 ) -> list[PeriodFigures]:
     """Figures of every period of the window that holds scored rows."""
-    horizon = timedelta(days=spec.config.horizon_days)
-    period = pop.rows["period"].to_numpy()
+    period = scored.pop.rows["period"].to_numpy()
     bounds = [*span.starts, span.end]
     out = []
     for start, next_start in zip(bounds, bounds[1:], strict=False):
         members = np.flatnonzero(period == np.datetime64(start.replace(tzinfo=None), "us"))
         if members.size:
-            out.append(
-                _period_figures(
-                    start,
-                    members,
-                    pop,
-                    spec,
-                    reference,
-                    horizon,
-                    as_of,
-                    next_start,
-                    config,
-                    new_leads.get(start, 0),
-                )
-            )
+            out.append(_period_figures(scored, start, next_start, members, new_leads.get(start, 0)))
     return out
 
 
@@ -246,41 +162,6 @@ def model_vs_rule(
     best = max(caught, key=lambda name: caught[name], default=None)
     rate = caught[best] / n if best is not None and n else NAN
     return RuleComparison(n, model, best, rate)
-
-
-def health(
-    data: LeadData, spec: FeatureSpec, reference: Reference, start: datetime, end: datetime
-) -> Health:
-    """Data health of the leads created and the events recorded in [start, end)."""
-    leads = data.leads.filter(pl.col(c.CREATED_AT).is_between(start, end, closed="left"))
-    events = data.events.filter(pl.col(c.TS).is_between(start, end, closed="left"))
-    mix = shares(leads[c.SOURCE])
-    unseen: dict[str, dict[str, float]] = {}
-    for name, known in spec.categories.items():
-        if name not in leads.columns or not leads.height:
-            continue
-        values = leads[name].drop_nulls().cast(pl.String)
-        new = values.filter(~values.is_in(list(known)))
-        if new.len():
-            unseen[name] = {
-                str(k): n / leads.height
-                for k, n in new.value_counts(sort=True, name="n").iter_rows()
-            }
-    types = shares(events[c.EVENT_TYPE])
-    configured = set(spec.config.event_types)
-    return Health(
-        period=start,
-        new_leads=leads.height,
-        source_psi=psi(reference.sources, mix) if mix else NAN,
-        sources=mix,
-        unseen=unseen,
-        missing=missing_shares(spec, leads) if leads.height else {},
-        events=events.height,
-        unknown_event_share=sum(v for k, v in types.items() if k not in configured),
-        stopped_event_types=[
-            k for k in reference.event_types if k in configured and k not in types
-        ],
-    )
 
 
 def breaches(
@@ -353,7 +234,7 @@ def breaches(
             )
         )
     if state is not None:
-        out += _health_breaches(state, reference, config)
+        out += health_breaches(state, reference, config)
     return out
 
 
@@ -365,53 +246,9 @@ def _calibration_line(cal: Calibration) -> str:
     )
 
 
-def _health_breaches(state: Health, reference: Reference, config: MonitorConfig) -> list[Breach]:
-    health_config, out = config.data_health, []
-    when = f"{state.period:%Y-%m-%d}"
-    if state.new_leads >= config.drift.min_rows:
-        if state.source_psi > health_config.max_source_psi:
-            out.append(Breach("data_health", "source mix", when, f"PSI {state.source_psi:.3f}"))
-        for name, values in state.unseen.items():
-            for value, share in values.items():
-                if share > health_config.max_unseen_share:
-                    out.append(
-                        Breach(
-                            "data_health",
-                            f"{name}={value}",
-                            when,
-                            f"unseen in training, {share:.1%} of new leads",
-                        )
-                    )
-        for name, share in state.missing.items():
-            before = reference.missing.get(name, 0.0)
-            if share - before > health_config.max_missing_increase:
-                out.append(
-                    Breach(
-                        "data_health",
-                        name,
-                        when,
-                        f"missing in {share:.1%} of new leads against {before:.1%} in training",
-                    )
-                )
-    if state.events and state.unknown_event_share > health_config.max_unknown_event_share:
-        out.append(
-            Breach(
-                "data_health",
-                "event types",
-                when,
-                f"{state.unknown_event_share:.1%} of events have a type the features ignore",
-            )
-        )
-    for kind in state.stopped_event_types:
-        share = reference.event_types[kind]
-        if share >= health_config.min_event_share and state.events >= config.drift.min_rows:
-            out.append(
-                Breach(
-                    "data_health",
-                    f"event_type={kind}",
-                    when,
-                    f"stopped arriving ({share:.1%} of events in training, none of "
-                    f"{state.events} now)",
-                )
-            )
-    return out
+def _calibration_line(cal: Calibration) -> str:
+    o = cal.observed
+    return (
+        f"observed {o.rate:.3f} [{o.low:.3f}, {o.high:.3f}] against predicted "
+        f"{cal.predicted:.3f} on {cal.labelled} matured rows"
+    )

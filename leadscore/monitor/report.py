@@ -23,22 +23,26 @@ from features.errors import LeadscoreError
 from features.tables import LeadData
 from leadscore.funnel.figures import RoutingRule
 from leadscore.funnel.report import Outputs, plain, write_report
-from leadscore.monitor.checks import (
-    Findings,
-    PeriodFigures,
-    breaches,
-    by_source,
-    health,
-    model_vs_rule,
-    period_figures,
-)
+from leadscore.monitor.checks import Scored, breaches, by_source, model_vs_rule, period_figures
 from leadscore.monitor.config import MonitorConfig
+from leadscore.monitor.findings import Findings, PeriodFigures
+from leadscore.monitor.health import health
 from leadscore.monitor.population import period_of, scored_population, window
 from training.pair import CONVERSION, ModelPair
 from training.policy import Policy
 from training.reference import REFERENCE, Reference
 from training.registry import Registry
 from training.report import figure_png, render
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What a run judges by: the monitor's thresholds, the routing policy whose tiers send
+    leads to sales, and the one-line rules the model must beat (configs/funnel.yaml)."""
+
+    config: MonitorConfig
+    policy: Policy
+    rules: tuple[RoutingRule, ...]
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,10 @@ def load_champion(registry: Registry) -> Champion:
 
 
 def monitor(
-    data: LeadData,
-    as_of: datetime | None,
-    champion: Champion,
-    config: MonitorConfig,
-    policy: Policy,
-    rules: tuple[RoutingRule, ...],
+    data: LeadData, as_of: datetime | None, champion: Champion, judging: Judging
 ) -> Findings:
     """Every check on the champion's recent periods as of `as_of` (default: the data's end)."""
+    config = judging.config
     data, moment = data.as_of(as_of)
     reference, spec = champion.reference, champion.pair.conversion.spec
     span = window(moment, reference.data_end, config)
@@ -81,13 +81,14 @@ def monitor(
     new_leads = dict(
         created.group_by(period_of(pl.col(c.CREATED_AT), config).alias("p")).len().iter_rows()
     )
-    periods = period_figures(pop, spec, reference, span, moment, new_leads, config)
+    periods = period_figures(Scored(pop, spec, reference, config, moment), span, new_leads)
     judged = next((f.start for f in reversed(periods) if f.matured), None)
     sources = by_source(pop, judged, config) if judged is not None else []
     active = min(
-        (t.min_score for t in policy.routing.tiers if t.route == "active_sales"), default=None
+        (t.min_score for t in judging.policy.routing.tiers if t.route == "active_sales"),
+        default=None,
     )
-    rule = model_vs_rule(pop, spec, active, rules) if active is not None else None
+    rule = model_vs_rule(pop, spec, active, judging.rules) if active is not None else None
     state = health(data, spec, reference, span.starts[-1], span.end)
     found = breaches(periods, sources, rule, state, reference, config)
     return Findings(moment, span, periods, sources, judged, rule, state, found)
@@ -193,15 +194,14 @@ def metrics(findings: Findings) -> dict[str, float]:
 def run_monitor(
     data: LeadData,
     as_of: datetime | None,
-    config: MonitorConfig,
-    policy: Policy,
-    rules: tuple[RoutingRule, ...],
+    judging: Judging,
     registry: Registry,
     outputs: Outputs | None = None,
 ) -> tuple[Findings, str]:
     """Check, print, write and record the champion's health as a run named "monitor"."""
     champion = load_champion(registry)
-    findings = monitor(data, as_of, champion, config, policy, rules)
+    findings = monitor(data, as_of, champion, judging)
+    config = judging.config
     print_findings(findings, Console())
     text, page = to_json(findings), to_html(findings)
     outputs = outputs or Outputs()
