@@ -163,12 +163,15 @@ class Registry:
     def load_conversion(self, version: int, dest: Path) -> ConversionModel:
         return ConversionModel.load(self._model_dir(CONVERSION, version, dest))
 
+    def load_velocity(self, version: int, dest: Path) -> VelocityModel:
+        return VelocityModel.load(self._model_dir(VELOCITY, version, dest))
+
     def load_pair(self, conversion: int, velocity: int) -> ModelPair:
         """Both versions, read into memory (boosters and all) and checked against this code."""
         with tempfile.TemporaryDirectory(prefix="leadscore-models-") as tmp:
             return ModelPair(
                 self.load_conversion(conversion, Path(tmp) / "conversion"),
-                VelocityModel.load(self._model_dir(VELOCITY, velocity, Path(tmp) / "velocity")),
+                self.load_velocity(velocity, Path(tmp) / "velocity"),
                 conversion,
                 velocity,
             )

@@ -17,6 +17,7 @@ large sample does not alarm on a trivial gap, nor a small one on noise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -202,7 +203,11 @@ def breaches(
                 )
             )
     velocity = next((f for f in reversed(periods) if f.velocity_matured), None)
-    if velocity is not None and velocity.rows >= cal_config.min_labelled:
+    if (
+        velocity is not None
+        and velocity.rows >= cal_config.min_labelled
+        and not math.isnan(velocity.velocity_predicted)  # NaN: no velocity model
+    ):
         ratio = velocity.velocity_kaplan_meier / max(velocity.velocity_predicted, 1e-9)
         km = wilson(
             round(velocity.velocity_kaplan_meier * velocity.rows), velocity.rows, cal_config.level

@@ -22,10 +22,23 @@ from features.snapshots import DAY_US, build_snapshots
 from features.tables import LeadData
 from features.vectors import table_features, to_matrix
 from leadscore.monitor.config import MonitorConfig
-from training.pair import ModelPair
+from training.models import ConversionModel, VelocityModel
+from training.reference import Reference
 
 VELOCITY_DAYS = 90  # the deal-velocity horizon the monitor checks (of the service's 30/60/90)
 _EVERY = {"week": "1w", "month": "1mo"}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The models a monitor run judges (no velocity model where the data had no contracts)
+    and the reference their training run recorded."""
+
+    conversion: ConversionModel
+    conversion_version: int
+    velocity: VelocityModel | None
+    velocity_version: int | None
+    reference: Reference
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,7 @@ class Population:
     rows: pl.DataFrame
     X: np.ndarray
     p: np.ndarray  # calibrated P(SQL within the horizon)
-    p_contract: np.ndarray  # P(contract within VELOCITY_DAYS)
+    p_contract: np.ndarray  # P(contract within VELOCITY_DAYS); NaN without a velocity model
 
 
 def window(as_of: datetime, trained_until: datetime, config: MonitorConfig) -> Window:
@@ -67,11 +80,12 @@ def period_of(moments: pl.Expr, config: MonitorConfig) -> pl.Expr:
 
 
 def scored_population(
-    data: LeadData, pair: ModelPair, span: Window, config: MonitorConfig, seed: int = 0
+    data: LeadData, champion: Champion, span: Window, config: MonitorConfig, seed: int = 0
 ) -> Population:
     """The snapshots with as_of in [span.since, span.end), at most max_rows_per_period a
-    period (a seeded sample), scored by both models, with their labels as of data.end."""
-    features = pair.conversion.spec.config
+    period (a seeded sample), scored by the champions, with their labels as of data.end."""
+    conversion, velocity = champion.conversion, champion.velocity
+    features = conversion.spec.config
     everything = features.model_copy(update={"snapshot_row_budget": 2**62})
     snaps = build_snapshots(data, everything, since=span.since).filter(pl.col("as_of") < span.end)
     keep = pl.int_range(pl.len()).shuffle(seed).over("period") < config.max_rows_per_period
@@ -86,15 +100,13 @@ def scored_population(
         .sort("period", c.LEAD_ID, "as_of")
     )
     ids, as_of_ms = rows[c.LEAD_ID].to_list(), rows["as_of"].dt.epoch("ms").to_numpy()
-    X = to_matrix(pair.conversion.spec, table_features(data, pair.conversion.spec, ids, as_of_ms))
-    X_velocity = (
-        X
-        if pair.same_features
-        else to_matrix(pair.velocity.spec, table_features(data, pair.velocity.spec, ids, as_of_ms))
-    )
-    return Population(
-        rows,
-        X,
-        pair.conversion.predict(X),
-        pair.velocity.forecast(X_velocity).within(VELOCITY_DAYS),
-    )
+    X = to_matrix(conversion.spec, table_features(data, conversion.spec, ids, as_of_ms))
+    p_contract = np.full(len(X), np.nan)
+    if velocity is not None:
+        X_velocity = (
+            X
+            if velocity.spec.hash == conversion.spec.hash
+            else to_matrix(velocity.spec, table_features(data, velocity.spec, ids, as_of_ms))
+        )
+        p_contract = velocity.forecast(X_velocity).within(VELOCITY_DAYS)
+    return Population(rows, X, conversion.predict(X), p_contract)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +28,11 @@ from leadscore.monitor.checks import Scored, breaches, by_source, model_vs_rule,
 from leadscore.monitor.config import MonitorConfig
 from leadscore.monitor.findings import Findings, PeriodFigures
 from leadscore.monitor.health import health
-from leadscore.monitor.population import period_of, scored_population, window
-from training.pair import CONVERSION, ModelPair
+from leadscore.monitor.population import Champion, period_of, scored_population, window
+from training.pair import CONVERSION, VELOCITY
 from training.policy import Policy
 from training.reference import REFERENCE, Reference
-from training.registry import Registry
+from training.registry import CHAMPION, Registry
 from training.report import figure_png, render
 
 
@@ -45,22 +46,28 @@ class Judging:
     rules: tuple[RoutingRule, ...]
 
 
-@dataclass(frozen=True)
-class Champion:
-    pair: ModelPair
-    reference: Reference
-
-
 def load_champion(registry: Registry) -> Champion:
-    """The champion pair and the reference its conversion model's training run recorded."""
-    conversion, velocity = registry.champion_versions()
+    """The champions (velocity where the data could train one) and the reference the
+    conversion model's training run recorded."""
+    conversion = registry.version_of(CONVERSION, CHAMPION)
     raw = registry.run_dict(registry.run_of(CONVERSION, conversion), REFERENCE)
     if raw is None:
         raise LeadscoreError(
             f"{CONVERSION} v{conversion} was trained before training runs recorded the "
             f"reference the monitor compares with ({REFERENCE}): retrain it with this code"
         )
-    return Champion(registry.load_pair(conversion, velocity), Reference.from_dict(raw))
+    try:
+        velocity: int | None = registry.version_of(VELOCITY, CHAMPION)
+    except LeadscoreError:
+        velocity = None  # no signed contracts with dates to train one on
+    with tempfile.TemporaryDirectory(prefix="leadscore-monitor-") as tmp:
+        return Champion(
+            registry.load_conversion(conversion, Path(tmp) / "conversion"),
+            conversion,
+            registry.load_velocity(velocity, Path(tmp) / "velocity") if velocity else None,
+            velocity,
+            Reference.from_dict(raw),
+        )
 
 
 def monitor(
@@ -69,14 +76,14 @@ def monitor(
     """Every check on the champion's recent periods as of `as_of` (default: the data's end)."""
     config = judging.config
     data, moment = data.as_of(as_of)
-    reference, spec = champion.reference, champion.pair.conversion.spec
+    reference, spec = champion.reference, champion.conversion.spec
     span = window(moment, reference.data_end, config)
     if span.since >= span.end:
         raise LeadscoreError(
             f"--as-of {moment:%Y-%m-%d %H:%M}: no complete {config.period} since the champion's "
             f"training data ended ({reference.data_end:%Y-%m-%d %H:%M}); nothing to monitor yet"
         )
-    pop = scored_population(data, champion.pair, span, config)
+    pop = scored_population(data, champion, span, config)
     created = data.leads.filter(pl.col(c.CREATED_AT).is_between(span.since, span.end, "left"))
     new_leads = dict(
         created.group_by(period_of(pl.col(c.CREATED_AT), config).alias("p")).len().iter_rows()
@@ -208,13 +215,12 @@ def run_monitor(
     for path, content in ((outputs.json, text), (outputs.html, page)):
         if path is not None:
             write_report(Path(path), content)
-    pair = champion.pair
     with registry.run("monitor") as run:
         run.params(
             {
                 "as_of": findings.as_of.isoformat(),
-                "conversion_version": pair.conversion_version,
-                "velocity_version": pair.velocity_version,
+                "conversion_version": champion.conversion_version,
+                "velocity_version": champion.velocity_version,
                 "period": config.period,
                 "lookback_periods": config.lookback_periods,
             }
