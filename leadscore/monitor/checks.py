@@ -9,7 +9,8 @@ are context):
   the velocity model's P(contract within 90 days) against Kaplan-Meier once 90 days have
   passed;
 - the model against the rule: on every matured row of the window, the SQL rate of the leads
-  the tiers send to sales against the same number picked by the best one-line rule;
+  the tiers send to sales against the same number picked by the best one-line rule (a breach
+  when the rule beats the model's whole interval);
 - data health (leadscore/monitor/health.py): the newest period's new leads and events.
 A breach needs both a significant and a material difference (configs/monitor.yaml), so a
 large sample does not alarm on a trivial gap, nor a small one on noise.
@@ -143,17 +144,22 @@ def by_source(pop: Population, start: datetime, config: MonitorConfig) -> list[C
 
 
 def model_vs_rule(
-    pop: Population, spec: FeatureSpec, active_min_score: float, rules: tuple[RoutingRule, ...]
+    pop: Population,
+    spec: FeatureSpec,
+    active_min_score: float,
+    rules: tuple[RoutingRule, ...],
+    level: float,
 ) -> RuleComparison | None:
-    """On every matured row: SQL rate of the rows the tiers send to active sales, against the
-    expected SQL rate of as many rows picked by each rule (ties in random order)."""
+    """On every matured row: SQL rate of the rows the tiers send to active sales (with a
+    Wilson interval at `level`), against the expected SQL rate of as many rows picked by each
+    rule (ties in random order)."""
     known = pop.rows["converted"].is_not_null().to_numpy()
     if not known.any():
         return None
     y = pop.rows["converted"].to_numpy()[known].astype(np.float64)
     routed = 100 * pop.p[known] >= active_min_score
     n = int(routed.sum())
-    model = wilson(int(y[routed].sum()), n, 0.95)
+    model = wilson(int(y[routed].sum()), n, level)
     names = spec.feature_names
     check_rules(rules, names)
     one_day = np.zeros(len(y))
@@ -227,15 +233,16 @@ def breaches(
         rule is not None
         and rule.best_rule is not None
         and rule.routed >= config.model_vs_rule.min_routed
-        and rule.model.rate < rule.rule_sql_rate
+        and rule.model.high < rule.rule_sql_rate
     ):
         out.append(
             Breach(
                 "model_vs_rule",
                 rule.best_rule,
                 "window",
-                f"the tiers' {rule.routed} sales leads reached SQL at {rule.model.rate:.3f}, "
-                f"the rule's pick at {rule.rule_sql_rate:.3f}",
+                f"the tiers' {rule.routed} sales leads reached SQL at {rule.model.rate:.3f} "
+                f"[{rule.model.low:.3f}, {rule.model.high:.3f}], the rule's pick of as many at "
+                f"{rule.rule_sql_rate:.3f}",
             )
         )
     if state is not None:

@@ -95,7 +95,11 @@ def monitor(
         (t.min_score for t in judging.policy.routing.tiers if t.route == "active_sales"),
         default=None,
     )
-    rule = model_vs_rule(pop, spec, active, judging.rules) if active is not None else None
+    rule = (
+        model_vs_rule(pop, spec, active, judging.rules, config.calibration.level)
+        if active is not None
+        else None
+    )
     state = health(data, spec, reference, span.starts[-1], span.end)
     found = breaches(periods, sources, rule, state, reference, config)
     return Findings(moment, span, periods, sources, judged, rule, state, found)
