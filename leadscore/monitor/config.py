@@ -27,6 +27,7 @@ class ModelVsRuleConfig(FrozenConfig):
 
 
 class DataHealthConfig(FrozenConfig):
+    min_new_leads: int = Field(ge=1)
     max_unseen_share: float = Field(gt=0, le=1)
     max_unknown_event_share: float = Field(gt=0, le=1)
     min_event_share: float = Field(gt=0, le=1)

@@ -59,7 +59,7 @@ def health(
 def health_breaches(state: Health, reference: Reference, config: MonitorConfig) -> list[Breach]:
     health_config, out = config.data_health, []
     when = f"{state.period:%Y-%m-%d}"
-    if state.new_leads >= config.drift.min_rows:
+    if state.new_leads >= health_config.min_new_leads:
         if state.source_psi > health_config.max_source_psi:
             out.append(Breach("data_health", "source mix", when, f"PSI {state.source_psi:.3f}"))
         for name, values in state.unseen.items():
