@@ -13,7 +13,9 @@ so that monitoring can be tested on a known truth.
 - event_type_stops: events of the type at or after the moment are not recorded; readiness,
   stages and every other event are exactly those of the run without drift.
 
-Each scenario draws nothing unless chosen, so a run without drift writes what it always did.
+Each scenario draws nothing unless chosen, so a run without drift writes what it always did;
+and a chosen one draws from a side stream of the run's generator, so everything before the
+drift is exactly the undrifted run's: a model trained on that history meets the same world.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ import numpy as np
 from leadscore.simulator.behaviour import EVENT_CODES, Events
 from leadscore.simulator.config import EventTypeDrift, SourceConversionDrift
 from leadscore.simulator.hazard import Hazard
+
+
+def side_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A generator of its own, spawned from `rng` without advancing `rng`'s stream."""
+    return rng.spawn(1)[0]
 
 
 def sales_hazard(
@@ -39,7 +46,7 @@ def sales_hazard(
     then on, as after an unsubscribe (`ends`). Scaling the hazard instead would not halve
     conversion: a lead inside its ready window reaches SQL almost surely at half the hazard too.
     """
-    dropped = (sources == drift.source) & (rng.random(sources.size) >= drift.factor)
+    dropped = (sources == drift.source) & (side_stream(rng).random(sources.size) >= drift.factor)
     drop_at = np.where(dropped, np.maximum(at, hazard.created), np.inf)
     return replace(hazard, ends=np.minimum(hazard.ends, drop_at))
 

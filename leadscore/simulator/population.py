@@ -17,6 +17,7 @@ from leadscore.simulator.config import (
     NewSourceDrift,
     SimulationConfig,
 )
+from leadscore.simulator.drift import side_stream
 from leadscore.simulator.hazard import sigmoid
 from leadscore.simulator.stages import Deals
 
@@ -99,9 +100,9 @@ def _joined(
     newcomer: NewSourceDrift,
 ) -> tuple[np.ndarray, dict[str, Level]]:
     """Leads in `since` switch to the newcomer with chance `share`; the rest keep the source they
-    drew, so the old sources keep their proportions among them. Drawn only under the drift, so
-    a run without it draws what it always did."""
-    joins = since & (rng.random(codes.size) < newcomer.share)
+    drew, so the old sources keep their proportions among them. Drawn from a side stream, so
+    every other draw is the undrifted run's."""
+    joins = since & (side_stream(rng).random(codes.size) < newcomer.share)
     level = Level(share=newcomer.share, effect=newcomer.effect)
     return np.where(joins, len(sources), codes), {**sources, newcomer.source: level}
 
