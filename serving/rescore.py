@@ -85,18 +85,42 @@ class Rescored:
     summary: Summary
 
 
-def rescore(
+@dataclass(frozen=True)
+class PoolScores:
+    """A pool's scores before the capacity rule (in chunks), and where its leads came from."""
+
+    parts: list[Scores]
+    origin: pl.DataFrame  # lead_id, source, partner_id
+
+
+# Top reasons (JSON) of the rows a mask marks, None elsewhere: from features at hand (one
+# process), or rebuilt in the partitions that hold the rows (leadscore/engine).
+Explain = Callable[[np.ndarray], list[str | None]]
+
+
+def score_pool(
     data: LeadData,
     pair: ModelPair,
     pool: Pool,
     policy: Policy,
     progress: Progress = lambda done, total: None,
-) -> Rescored:
-    """Score every lead of the pool at as_of, route it, explain the ones sent to sales."""
+) -> tuple[PoolScores, Inputs] | None:
+    """Features and scores of every lead of the pool at as_of (None: the pool is empty)."""
     ids = pool.lead_ids(data)
     if not ids:
-        raise LeadscoreError(f"no leads in the {pool.name} pool before {pool.as_of.isoformat()}")
-    as_of_ms = np.full(len(ids), to_ms(pool.as_of))
+        return None
+    inputs = pool_inputs(data, pair, ids, pool.as_of)
+    parts: list[Scores] = []
+    for start in range(0, len(ids), CHUNK):
+        rows = np.arange(start, min(start + CHUNK, len(ids)))
+        parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
+        progress(int(rows[-1]) + 1, len(ids))
+    return PoolScores(parts, _origin(data)), inputs
+
+
+def pool_inputs(data: LeadData, pair: ModelPair, ids: list[str], as_of: datetime) -> Inputs:
+    """Both models' inputs for these leads at as_of."""
+    as_of_ms = np.full(len(ids), to_ms(as_of))
     spec = pair.conversion.spec
     block = table_features(data, spec, ids, as_of_ms)
     X = to_matrix(spec, block)
@@ -105,12 +129,37 @@ def rescore(
         if pair.same_features
         else to_matrix(pair.velocity.spec, table_features(data, pair.velocity.spec, ids, as_of_ms))
     )
-    inputs = Inputs(block, X, velocity_X)
-    parts: list[Scores] = []
-    for start in range(0, len(ids), CHUNK):
-        rows = np.arange(start, min(start + CHUNK, len(ids)))
-        parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
-        progress(int(rows[-1]) + 1, len(ids))
+    return Inputs(block, X, velocity_X)
+
+
+def rescore(
+    data: LeadData,
+    pair: ModelPair,
+    pool: Pool,
+    policy: Policy,
+    progress: Progress = lambda done, total: None,
+) -> Rescored:
+    """Score every lead of the pool at as_of, route it, explain the ones sent to sales."""
+    scored = score_pool(data, pair, pool, policy, progress)
+    if scored is None:
+        raise empty_pool(pool)
+    pool_scores, inputs = scored
+    return route_pool(
+        pool_scores, lambda active: explanations(pair, inputs, active), pair, pool, policy
+    )
+
+
+def empty_pool(pool: Pool) -> LeadscoreError:
+    return LeadscoreError(f"no leads in the {pool.name} pool before {pool.as_of.isoformat()}")
+
+
+def route_pool(
+    scored: PoolScores, explain: Explain, pair: ModelPair, pool: Pool, policy: Policy
+) -> Rescored:
+    """The capacity rule over the whole pool, reasons for the leads sent to sales, the scores
+    frame (against a previous run's, if given) and its summary."""
+    parts = scored.parts
+    ids = [lead for part in parts for lead in part.lead_ids]
     routes = [r for part in parts for r in part.route]
     reasons = [r for part in parts for r in part.route_reason]
     wanted = routes.count(ACTIVE_SALES)
@@ -124,8 +173,7 @@ def rescore(
             [(lead, day) for lead in ids], order, routes, reasons, ledger, day
         )
     active = np.array([route == ACTIVE_SALES for route in routes])
-    explained = _explanations(pair, inputs, active)
-    frame = _frame(parts, (routes, reasons, explained), data, pair)
+    frame = _frame(parts, (routes, reasons, explain(active)), scored.origin, pair)
     if pool.previous is not None:
         frame = _against_previous(frame, pool.previous)
     return Rescored(frame, summarise(frame, pool, capacity, wanted))
@@ -149,18 +197,14 @@ class Written:
 
 
 def run_rescore(
-    data: LeadData,
-    pool: Pool,
-    policy: Policy,
-    registry: Registry,
-    out: Path,
-    progress: Progress = lambda done, total: None,
+    rescorer: Callable[[ModelPair], Rescored], pool: Pool, registry: Registry, out: Path
 ) -> Written:
-    """The nightly job: champions from the registry, rescore, publish the scores and the
-    summary together as the folder `out` (serving/publish.py), record the run.
+    """The nightly job: champions from the registry, rescore with them (`rescore` in this
+    process, or leadscore/engine on Dask), publish the scores and the summary together as the
+    folder `out` (serving/publish.py), record the run.
     """
     pair = registry.load_pair(*registry.champion_versions())
-    result = rescore(data, pair, pool, policy, progress)
+    result = rescorer(pair)
     summary = asdict(result.summary)
 
     def write(folder: Path) -> None:
@@ -194,7 +238,7 @@ def record_decisions(store_url: str, folder: Path, policy: Policy) -> int:
     return frame.height
 
 
-def _explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:
+def explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:
     """Top reasons (JSON) for the rows routed to active sales; None elsewhere."""
     out: list[str | None] = [None] * len(active)
     rows = np.flatnonzero(active)
@@ -208,7 +252,7 @@ def _explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[s
 def _frame(
     parts: list[Scores],
     routed: tuple[list[str], list[str], list[str | None]],
-    data: LeadData,
+    origin: pl.DataFrame,
     pair: ModelPair,
 ) -> pl.DataFrame:
     """The scores file: a row per lead with its route (after capacity), reason and reasons."""
@@ -239,14 +283,18 @@ def _frame(
             "input_digest": [digest for part in parts for digest in part.input_digest],
         }
     )
-    origin = data.leads.select(
+    return frame.join(origin, on=c.LEAD_ID, how="left", maintain_order="left")
+
+
+def _origin(data: LeadData) -> pl.DataFrame:
+    """Who brought each lead: its source and partner."""
+    return data.leads.select(
         c.LEAD_ID,
         c.SOURCE,
         pl.col(c.PARTNER_ID)
         if c.PARTNER_ID in data.leads.columns
         else pl.lit(None, pl.String).alias(c.PARTNER_ID),
     )
-    return frame.join(origin, on=c.LEAD_ID, how="left", maintain_order="left")
 
 
 def _against_previous(frame: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:

@@ -139,8 +139,8 @@ def apply_capacity(
     today: date,
 ) -> tuple[list[Route], list[str]]:
     """Routes after the capacity rule for (lead_id, as_of day) pairs; leads of higher
-    `priority` claim places first (`claim_order`). Leads of days outside the window keep
-    their route.
+    `priority` claim places first (`claim_order`), equal ones by lead id, so the outcome does
+    not depend on the order they came in. Leads of days outside the window keep their route.
     """
     routes, reasons = list(routes), list(reasons)
     days = [day for _, day in leads]
@@ -152,7 +152,7 @@ def apply_capacity(
                 f"today ({today.isoformat()}): no capacity place claimed"
             )
     wanted = [i for i in wanted if ledger.counts(days[i], today)]
-    wanted.sort(key=lambda i: -priority[i])
+    wanted.sort(key=lambda i: (-priority[i], leads[i][0]))
     granted = ledger.claim([(days[i], leads[i][0]) for i in wanted], today)
     for i, ok in zip(wanted, granted, strict=True):
         if not ok:

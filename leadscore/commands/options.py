@@ -16,6 +16,7 @@ from leadscore.settings import (
 
 if TYPE_CHECKING:
     from features.config import FeatureConfig
+    from leadscore.engine.config import EngineConfig
     from training.config import Procedure, TrainConfig
     from training.policy import Policy
     from training.registry import Registry
@@ -52,6 +53,29 @@ def policy_options(parser: argparse.ArgumentParser) -> None:
         default=default_config("economics"),
         help="MRR, lifetime, margin, value",
     )
+
+
+def engine_options(parser: argparse.ArgumentParser) -> None:
+    """Where a batch job runs (configs/engine.yaml, overridden by --engine and --scheduler)."""
+    parser.add_argument(
+        "--engine", choices=("local", "dask"), default=None, help="local (default) or dask"
+    )
+    parser.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler address (default: a LocalCluster)"
+    )
+    parser.add_argument(
+        "--engine-config", default=default_config("engine"), help="engine and cluster settings"
+    )
+
+
+def engine(args: argparse.Namespace) -> EngineConfig:
+    from leadscore.engine.config import EngineConfig
+
+    config = load_config(args.engine_config, EngineConfig)
+    given = {"engine": args.engine, "scheduler": args.scheduler}
+    if args.scheduler is not None and args.engine is None:
+        given["engine"] = "dask"  # a scheduler address means Dask
+    return config.model_copy(update={k: v for k, v in given.items() if v is not None})
 
 
 def as_of_option(parser: argparse.ArgumentParser, default: str | None) -> None:

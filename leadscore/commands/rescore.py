@@ -32,21 +32,41 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--previous", default=None, help="an earlier output folder (or scores file) to compare"
     )
     options.policy_options(parser)
+    options.engine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from features.tables import is_store_url, load_data
     from leadscore.progress import bar
-    from serving.rescore import Pool, read_previous, record_decisions, run_rescore
+    from serving.rescore import Pool, read_previous, record_decisions, rescore, run_rescore
 
     policy = options.policy(args)
-    data, as_of = load_data(args.data).as_of(args.as_of)
     previous = read_previous(args.previous) if args.previous else None
     registry = options.registry()
-    with bar(f"rescoring the {args.pool} pool") as update:
-        done = run_rescore(
-            data, Pool(args.pool, as_of, previous), policy, registry, Path(args.out), update
-        )
+    engine = options.engine(args)
+    if engine.engine == "dask":
+        from leadscore.engine.cluster import dask_client
+        from leadscore.engine.jobs import data_end, rescore_on_dask
+        from leadscore.engine.parts import partitions
+
+        with partitions(args.data, engine) as folders, dask_client(engine) as client:
+            pool = Pool(args.pool, args.as_of or data_end(client, folders), previous)
+            done = run_rescore(
+                lambda pair: rescore_on_dask(client, folders, pair, pool, policy),
+                pool,
+                registry,
+                Path(args.out),
+            )
+    else:
+        data, as_of = load_data(args.data).as_of(args.as_of)
+        pool = Pool(args.pool, as_of, previous)
+        with bar(f"rescoring the {args.pool} pool") as update:
+            done = run_rescore(
+                lambda pair: rescore(data, pair, pool, policy, update),
+                pool,
+                registry,
+                Path(args.out),
+            )
     if is_store_url(args.data):
         recorded = record_decisions(args.data, done.folder, policy)
         print(f"  {recorded:,} decisions recorded in the store")
