@@ -9,10 +9,13 @@ rep will read. Features are built in one vectorised pass; scoring runs in chunks
 from __future__ import annotations
 
 import json
+import resource
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -24,6 +27,7 @@ from features.tables import LeadData
 from features.vectors import leads_at, open_leads, table_features, to_matrix, to_ms
 from serving.decisions import rescore_decisions
 from serving.publish import publish
+from serving.rescore_summary import Summary, summarise
 from serving.routing import BatchPlaces, CapacityLedger, apply_capacity, claim_order
 from serving.scorer import Inputs, Scores, explain_rows, score_block
 from training.pair import ModelPair
@@ -55,28 +59,6 @@ class Pool:
         if self.name == "nurture":
             leads = leads.filter(pl.col(c.STAGE) == c.NURTURE)
         return leads[c.LEAD_ID].to_list()
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What moved: counts to active sales by source and partner, tiers, value, capacity.
-
-    `tier_rule_to_active_sales` is how many leads the tier rule alone would send to sales:
-    set against the capacity, it says whether sales can take what the pool offers.
-    """
-
-    as_of: str
-    pool: str
-    leads: int
-    to_active_sales: int
-    recycled: int | None  # moved from nurturing to active sales (with a previous output)
-    moved_by_source: dict[str, int]
-    moved_by_partner: dict[str, int]
-    tiers: dict[str, int]
-    expected_value_moved_pln: float
-    tier_rule_to_active_sales: int
-    capacity_per_day: int | None
-    held_back_by_capacity: int
 
 
 @dataclass(frozen=True)
@@ -140,13 +122,27 @@ def rescore(
     progress: Progress = lambda done, total: None,
 ) -> Rescored:
     """Score every lead of the pool at as_of, route it, explain the ones sent to sales."""
+    began = time.perf_counter()
     scored = score_pool(data, pair, pool, policy, progress)
     if scored is None:
         raise empty_pool(pool)
     pool_scores, inputs = scored
-    return route_pool(
+    scoring = time.perf_counter()
+    result = route_pool(
         pool_scores, lambda active: explanations(pair, inputs, active), pair, pool, policy
     )
+    seconds = {"score": scoring - began, "route_and_reasons": time.perf_counter() - scoring}
+    return with_run(result, {"engine": "local", "seconds": seconds, "peak_rss_mib": peak_rss_mib()})
+
+
+def with_run(result: Rescored, figures: dict[str, Any]) -> Rescored:
+    """The result with how the run went in its summary."""
+    return replace(result, summary=replace(result.summary, run=figures))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def empty_pool(pool: Pool) -> LeadscoreError:
@@ -176,7 +172,7 @@ def route_pool(
     frame = _frame(parts, (routes, reasons, explain(active)), scored.origin, pair)
     if pool.previous is not None:
         frame = _against_previous(frame, pool.previous)
-    return Rescored(frame, summarise(frame, pool, capacity, wanted))
+    return Rescored(frame, summarise(frame, pool.as_of, pool.name, capacity, wanted))
 
 
 def read_previous(path: str) -> pl.DataFrame:
@@ -217,6 +213,7 @@ def run_rescore(
         for k, v in summary.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+    numbers |= {f"{stage}_seconds": v for stage, v in summary["run"].get("seconds", {}).items()}
     params = {"as_of": summary["as_of"], "pool": pool.name, "out": str(out)}
     params |= {
         "conversion_version": pair.conversion_version,
@@ -313,29 +310,3 @@ def _against_previous(frame: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFra
     joined = frame.join(before, on=c.LEAD_ID, how="left", maintain_order="left")
     recycled = (pl.col("previous_route") == NURTURING) & (pl.col("route") == ACTIVE_SALES)
     return joined.with_columns(recycled=recycled.fill_null(False))
-
-
-def summarise(frame: pl.DataFrame, pool: Pool, capacity: int | None, wanted: int) -> Summary:
-    """The summary of a scores frame; `wanted` is what the tier rule alone sent to sales."""
-    to_sales = frame.filter(pl.col("route") == ACTIVE_SALES)
-    moved = to_sales.filter(pl.col("recycled")) if "recycled" in frame.columns else to_sales
-
-    def counts(by: str) -> dict[str, int]:
-        grouped = moved.group_by(by).len().sort(["len", by], descending=[True, False])
-        return {str(k): int(v) for k, v in grouped.iter_rows()}
-
-    tiers = frame.group_by("tier").len().sort("tier")
-    return Summary(
-        as_of=pool.as_of.isoformat(),
-        pool=pool.name,
-        leads=frame.height,
-        to_active_sales=to_sales.height,
-        recycled=int(frame["recycled"].sum()) if "recycled" in frame.columns else None,
-        moved_by_source=counts(c.SOURCE),
-        moved_by_partner=counts(c.PARTNER_ID),
-        tiers={str(t): int(n) for t, n in tiers.iter_rows()},
-        expected_value_moved_pln=float(moved["expected_value_pln"].sum()),
-        tier_rule_to_active_sales=wanted,
-        capacity_per_day=capacity,
-        held_back_by_capacity=wanted - to_sales.height,
-    )

@@ -10,6 +10,7 @@ to sales.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +28,11 @@ from serving.rescore import (
     Rescored,
     empty_pool,
     explanations,
+    peak_rss_mib,
     pool_inputs,
     route_pool,
     score_pool,
+    with_run,
 )
 from training.pair import ModelPair
 from training.policy import Policy
@@ -42,6 +45,7 @@ def rescore_on_dask(
     client: Client, folders: list[str], pair: ModelPair, pool: Pool, policy: Policy
 ) -> Rescored:
     """`serving.rescore.rescore` over the partitions: the same rows, scores and routes."""
+    began = time.perf_counter()
     shared = client.scatter(pair, broadcast=True)
     task_pool = replace(pool, previous=None)  # yesterday's scores stay here
     scored = client.gather(
@@ -71,7 +75,18 @@ def rescore_on_dask(
         [chunk for _, part in kept for chunk in part.parts],
         pl.concat([part.origin for _, part in kept]),
     )
-    return route_pool(together, explain, pair, pool, policy)
+    scoring = time.perf_counter()
+    result = route_pool(together, explain, pair, pool, policy)
+    seconds = {"score": scoring - began, "route_and_reasons": time.perf_counter() - scoring}
+    figures = {
+        "engine": "dask",
+        "partitions": len(folders),
+        "workers": len(client.scheduler_info()["workers"]),
+        "seconds": seconds,
+        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib_per_worker": client.run(peak_rss_mib),
+    }
+    return with_run(result, figures)
 
 
 def data_end(client: Client, folders: list[str]) -> datetime:

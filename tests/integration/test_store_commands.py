@@ -87,6 +87,8 @@ def test_rescore_and_funnel_on_a_store_url_give_the_folder_s_figures(
     summaries = [
         json.loads((tmp_path / name / "summary.json").read_text()) for name in ("store", "folder")
     ]
+    for summary in summaries:
+        assert summary.pop("run")["engine"] == "local"  # how the run went: times, memory
     assert summaries[0] == summaries[1]
     funnels = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("store", "folder")]
     assert _without_paths(funnels[0]) == _without_paths(funnels[1])
