@@ -5,7 +5,8 @@ are context):
 - drift: PSI of every model input and of the score against the training reference, on the
   newest complete period;
 - calibration: predicted against observed P(SQL within the horizon), overall and by source,
-  with a Wilson interval, on the newest period whose labels have all matured; the AUC there;
+  with Wilson intervals wide enough for the number of groups (Bonferroni), on the newest
+  period whose labels have all matured; the AUC there;
   the velocity model's P(contract within 90 days) against Kaplan-Meier once 90 days have
   passed;
 - the model against the rule: on every matured row of the window, the SQL rate of the leads
@@ -29,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from features import contract as c
 from features.profile import psi
 from features.spec import FeatureSpec
-from leadscore.funnel.facts import wilson
+from leadscore.funnel.facts import Rate, wilson
 from leadscore.funnel.figures import RoutingRule
 from leadscore.funnel.routing import check_rules, rule_score
 from leadscore.monitor.config import MonitorConfig
@@ -66,10 +67,18 @@ def calibration(group: str, y: np.ndarray, p: np.ndarray, level: float) -> Calib
     return Calibration(group, len(y), predicted, observed, ratio)
 
 
-def miscalibrated(cal: Calibration, max_ratio: float) -> bool:
-    """The interval misses the prediction, and the two differ by more than max_ratio."""
-    outside = not (cal.observed.low <= cal.predicted <= cal.observed.high)
-    return outside and not (1 / max_ratio <= cal.ratio <= max_ratio)
+def miscalibrated(cal: Calibration, max_ratio: float, level: float) -> Rate | None:
+    """The observed rate's interval at `level` when it misses the prediction and the two
+    differ by more than max_ratio; None when the group is calibrated."""
+    observed = wilson(cal.observed.hits, cal.observed.total, level)
+    outside = not (observed.low <= cal.predicted <= observed.high)
+    return observed if outside and not (1 / max_ratio <= cal.ratio <= max_ratio) else None
+
+
+def family_level(level: float, tests: int) -> float:
+    """The level of each of `tests` intervals that keeps the chance of any false alarm among
+    them at 1 − level (Bonferroni): a check of every source is one check, not nine."""
+    return 1 - (1 - level) / max(tests, 1)
 
 
 def drift_of(X: np.ndarray, spec: FeatureSpec, reference: Reference) -> dict[str, float]:
@@ -193,11 +202,14 @@ def breaches(
     cal_config = config.calibration
     if judged is not None and judged.calibration is not None:
         when = f"{judged.start:%Y-%m-%d}"
-        groups = [judged.calibration] + [f for f in sources]
-        for cal in groups:
-            if cal.labelled >= cal_config.min_labelled and miscalibrated(cal, cal_config.max_ratio):
+        tested = [
+            cal for cal in (judged.calibration, *sources) if cal.labelled >= cal_config.min_labelled
+        ]
+        level = family_level(cal_config.level, len(tested))
+        for cal in tested:
+            if (interval := miscalibrated(cal, cal_config.max_ratio, level)) is not None:
                 subject = "all leads" if cal.group == "all" else f"source={cal.group}"
-                out.append(Breach("calibration", subject, when, _calibration_line(cal)))
+                out.append(Breach("calibration", subject, when, _calibration_line(cal, interval)))
         floor = reference.backtest_auc - cal_config.max_auc_drop
         if judged.labelled >= cal_config.min_labelled and judged.auc < floor:
             out.append(
@@ -250,17 +262,15 @@ def breaches(
     return out
 
 
-def _calibration_line(cal: Calibration) -> str:
-    o = cal.observed
+def _calibration_line(cal: Calibration, interval: Rate) -> str:
     return (
-        f"observed {o.rate:.3f} [{o.low:.3f}, {o.high:.3f}] against predicted "
-        f"{cal.predicted:.3f} on {cal.labelled} matured rows"
+        f"observed {interval.rate:.3f} [{interval.low:.3f}, {interval.high:.3f}] against "
+        f"predicted {cal.predicted:.3f} on {cal.labelled} matured rows"
     )
 
 
-def _calibration_line(cal: Calibration) -> str:
-    o = cal.observed
+def _calibration_line(cal: Calibration, interval: Rate) -> str:
     return (
-        f"observed {o.rate:.3f} [{o.low:.3f}, {o.high:.3f}] against predicted "
-        f"{cal.predicted:.3f} on {cal.labelled} matured rows"
+        f"observed {interval.rate:.3f} [{interval.low:.3f}, {interval.high:.3f}] against "
+        f"predicted {cal.predicted:.3f} on {cal.labelled} matured rows"
     )
