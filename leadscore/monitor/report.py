@@ -30,7 +30,7 @@ from leadscore.monitor.findings import Findings, PeriodFigures
 from leadscore.monitor.health import health
 from leadscore.monitor.population import Champion, period_of, scored_population, window
 from training.pair import CONVERSION, VELOCITY
-from training.policy import Policy
+from training.policy import ACTIVE_SALES, Policy
 from training.reference import REFERENCE, Reference
 from training.registry import CHAMPION, Registry
 from training.report import figure_png, render
@@ -92,7 +92,7 @@ def monitor(
     judged = next((f.start for f in reversed(periods) if f.matured), None)
     sources = by_source(pop, judged, config) if judged is not None else []
     active = min(
-        (t.min_score for t in judging.policy.routing.tiers if t.route == "active_sales"),
+        (t.min_score for t in judging.policy.routing.tiers if t.route == ACTIVE_SALES),
         default=None,
     )
     rule = (
