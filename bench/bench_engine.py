@@ -50,7 +50,7 @@ def main() -> None:
                           env=env)  # fmt: skip
                 seconds = time.perf_counter() - began
                 summary = json.loads((out / "summary.json").read_text())
-                runs.append({"engine": engine, "seconds": round(seconds, 2)} | summary["run"])
+                runs.append({"wall_seconds": round(seconds, 2)} | summary["run"])
                 runs[-1]["leads"] = summary["leads"]
                 print(json.dumps(runs[-1]), flush=True)
     text = json.dumps({"runs": runs}, indent=1)

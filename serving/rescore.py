@@ -141,8 +141,15 @@ def with_run(result: Rescored, figures: dict[str, Any]) -> Rescored:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far, MiB: VmHWM of /proc/self/status, which
+    starts afresh in a new program (ru_maxrss carries over from the process that spawned it,
+    as a Dask worker is spawned by the job's process); ru_maxrss where /proc is missing."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024  # kB
 
 
 def empty_pool(pool: Pool) -> LeadscoreError:
