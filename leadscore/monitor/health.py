@@ -70,7 +70,8 @@ def health_breaches(state: Health, reference: Reference, config: MonitorConfig) 
                             "data_health",
                             f"{name}={value}",
                             when,
-                            f"unseen in training, {share:.1%} of new leads",
+                            f"unknown to the model (unseen or rare in training), {share:.1%} "
+                            "of new leads",
                         )
                     )
         for name, share in state.missing.items():
