@@ -41,7 +41,7 @@ from leadscore.funnel.figures import FunnelConfig  # noqa: E402
 from leadscore.importers import import_export, mapping_path  # noqa: E402
 from leadscore.monitor.config import MonitorConfig  # noqa: E402
 from leadscore.monitor.findings import Findings  # noqa: E402
-from leadscore.monitor.report import Judging, load_champion, monitor  # noqa: E402
+from leadscore.monitor.report import Judging, load_monitored, monitor  # noqa: E402
 from leadscore.settings import default_config, load_config  # noqa: E402
 from leadscore.simulator.config import SimulationConfig  # noqa: E402
 from leadscore.simulator.simulate import DriftChoice, run_simulation  # noqa: E402
@@ -67,7 +67,7 @@ def train_champion(data: LeadData, features: FeatureConfig, config: TrainConfig,
     procedure = Procedure(features=features, train=config, params=config.conversion)
     registry = registry_in(where)
     train(data, procedure, POLICY, registry)
-    return load_champion(registry)
+    return load_monitored(registry)
 
 
 def month_starts(first: datetime, last: datetime) -> list[datetime]:

@@ -30,7 +30,7 @@ _EVERY = {"week": "1w", "month": "1mo"}
 
 
 @dataclass(frozen=True)
-class Champion:
+class Monitored:
     """The models a monitor run judges (no velocity model where the data had no contracts)
     and the reference their training run recorded."""
 
@@ -80,7 +80,7 @@ def period_of(moments: pl.Expr, config: MonitorConfig) -> pl.Expr:
 
 
 def scored_population(
-    data: LeadData, champion: Champion, span: Window, config: MonitorConfig, seed: int = 0
+    data: LeadData, champion: Monitored, span: Window, config: MonitorConfig, seed: int = 0
 ) -> Population:
     """The snapshots with as_of in [span.since, span.end), at most max_rows_per_period a
     period (a seeded sample), scored by the champions, with their labels as of data.end."""

@@ -28,7 +28,7 @@ from leadscore.monitor.checks import Scored, breaches, by_source, model_vs_rule,
 from leadscore.monitor.config import MonitorConfig
 from leadscore.monitor.findings import Findings, PeriodFigures
 from leadscore.monitor.health import health
-from leadscore.monitor.population import Champion, period_of, scored_population, window
+from leadscore.monitor.population import Monitored, period_of, scored_population, window
 from training.pair import CONVERSION, VELOCITY
 from training.policy import ACTIVE_SALES, Policy
 from training.reference import REFERENCE, Reference
@@ -46,7 +46,7 @@ class Judging:
     rules: tuple[RoutingRule, ...]
 
 
-def load_champion(registry: Registry) -> Champion:
+def load_monitored(registry: Registry) -> Monitored:
     """The champions (velocity where the data could train one) and the reference the
     conversion model's training run recorded."""
     conversion = registry.version_of(CONVERSION, CHAMPION)
@@ -61,7 +61,7 @@ def load_champion(registry: Registry) -> Champion:
     except LeadscoreError:
         velocity = None  # no signed contracts with dates to train one on
     with tempfile.TemporaryDirectory(prefix="leadscore-monitor-") as tmp:
-        return Champion(
+        return Monitored(
             registry.load_conversion(conversion, Path(tmp) / "conversion"),
             conversion,
             registry.load_velocity(velocity, Path(tmp) / "velocity") if velocity else None,
@@ -71,7 +71,7 @@ def load_champion(registry: Registry) -> Champion:
 
 
 def monitor(
-    data: LeadData, as_of: datetime | None, champion: Champion, judging: Judging
+    data: LeadData, as_of: datetime | None, champion: Monitored, judging: Judging
 ) -> Findings:
     """Every check on the champion's recent periods as of `as_of` (default: the data's end)."""
     config = judging.config
@@ -210,7 +210,7 @@ def run_monitor(
     outputs: Outputs | None = None,
 ) -> tuple[Findings, str]:
     """Check, print, write and record the champion's health as a run named "monitor"."""
-    champion = load_champion(registry)
+    champion = load_monitored(registry)
     findings = monitor(data, as_of, champion, judging)
     config = judging.config
     print_findings(findings, Console())
