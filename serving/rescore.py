@@ -75,8 +75,8 @@ class PoolScores:
     origin: pl.DataFrame  # lead_id, source, partner_id
 
 
-# Top reasons (JSON) of the rows a mask marks, None elsewhere: from the features at hand (one
-# process), or from those each partition's worker holds (leadscore/engine).
+# Top reasons (JSON) of the rows a mask marks, None elsewhere: from features at hand (one
+# process), or rebuilt in the partitions that hold the rows (leadscore/engine).
 Explain = Callable[[np.ndarray], list[str | None]]
 
 
@@ -91,7 +91,18 @@ def score_pool(
     ids = pool.lead_ids(data)
     if not ids:
         return None
-    as_of_ms = np.full(len(ids), to_ms(pool.as_of))
+    inputs = pool_inputs(data, pair, ids, pool.as_of)
+    parts: list[Scores] = []
+    for start in range(0, len(ids), CHUNK):
+        rows = np.arange(start, min(start + CHUNK, len(ids)))
+        parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
+        progress(int(rows[-1]) + 1, len(ids))
+    return PoolScores(parts, _origin(data)), inputs
+
+
+def pool_inputs(data: LeadData, pair: ModelPair, ids: list[str], as_of: datetime) -> Inputs:
+    """Both models' inputs for these leads at as_of."""
+    as_of_ms = np.full(len(ids), to_ms(as_of))
     spec = pair.conversion.spec
     block = table_features(data, spec, ids, as_of_ms)
     X = to_matrix(spec, block)
@@ -100,13 +111,7 @@ def score_pool(
         if pair.same_features
         else to_matrix(pair.velocity.spec, table_features(data, pair.velocity.spec, ids, as_of_ms))
     )
-    inputs = Inputs(block, X, velocity_X)
-    parts: list[Scores] = []
-    for start in range(0, len(ids), CHUNK):
-        rows = np.arange(start, min(start + CHUNK, len(ids)))
-        parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
-        progress(int(rows[-1]) + 1, len(ids))
-    return PoolScores(parts, _origin(data)), inputs
+    return Inputs(block, X, velocity_X)
 
 
 def rescore(
