@@ -29,11 +29,11 @@ from serving.rescore import (
     empty_pool,
     explanations,
     peak_rss_mib,
+    pool_inputs,
     route_pool,
     score_pool,
     with_run,
 )
-from serving.scorer import Inputs
 from training.pair import ModelPair
 from training.policy import Policy
 
@@ -44,30 +44,30 @@ if TYPE_CHECKING:
 def rescore_on_dask(
     client: Client, folders: list[str], pair: ModelPair, pool: Pool, policy: Policy
 ) -> Rescored:
-    """`serving.rescore.rescore` over the partitions: the same rows, scores and routes. Each
-    partition's features stay on its worker until the reasons of its leads sent to sales are
-    computed from them."""
+    """`serving.rescore.rescore` over the partitions: the same rows, scores and routes."""
     began = time.perf_counter()
     shared = client.scatter(pair, broadcast=True)
     task_pool = replace(pool, previous=None)  # yesterday's scores stay here
-    held = client.map(_score_part, folders, pair=shared, pool=task_pool, policy=policy, pure=False)
-    scored = client.gather(client.map(_scores_of, held, pure=False))
-    kept = [(task, part) for task, part in zip(held, scored, strict=True) if part is not None]
+    scored = client.gather(
+        client.map(_score_part, folders, pair=shared, pool=task_pool, policy=policy, pure=False)
+    )
+    kept = [(folder, part) for folder, part in zip(folders, scored, strict=True) if part]
     if not kept:
         raise empty_pool(pool)
+    ids = [[lead for chunk in part.parts for lead in chunk.lead_ids] for _, part in kept]
 
     def explain(active: np.ndarray) -> list[str | None]:
         out: list[str | None] = [None] * len(active)
         start, waiting = 0, []
-        for task, part in kept:
-            size = sum(len(chunk.lead_ids) for chunk in part.parts)
-            mask = active[start : start + size]
-            if mask.any():
-                reasons = client.submit(_explain_part, task, shared, mask, pure=False)
-                waiting.append((start, reasons))
-            start += size
-        for first, reasons in waiting:
-            for i, reason in enumerate(reasons.result(), start=first):
+        for (folder, _), part_ids in zip(kept, ids, strict=True):
+            rows = np.flatnonzero(active[start : start + len(part_ids)])
+            if rows.size:
+                wanted = [part_ids[i] for i in rows]
+                task = client.submit(_explain_part, folder, shared, wanted, pool.as_of, pure=False)
+                waiting.append((start + rows, task))
+            start += len(part_ids)
+        for rows, task in waiting:
+            for i, reason in zip(rows, task.result(), strict=True):
                 out[i] = reason
         return out
 
@@ -98,20 +98,14 @@ def _end(folder: str) -> datetime:
     return load_data(folder).end
 
 
-Held = tuple[PoolScores, Inputs] | None  # a partition's scores and features, on its worker
+def _score_part(folder: str, pair: ModelPair, pool: Pool, policy: Policy) -> PoolScores | None:
+    scored = score_pool(load_data(folder), pair, pool, policy)
+    return None if scored is None else scored[0]
 
 
-def _score_part(folder: str, pair: ModelPair, pool: Pool, policy: Policy) -> Held:
-    return score_pool(load_data(folder), pair, pool, policy)
-
-
-def _scores_of(held: Held) -> PoolScores | None:
-    return None if held is None else held[0]
-
-
-def _explain_part(held: Held, pair: ModelPair, active: np.ndarray) -> list[str | None]:
-    assert held is not None  # only partitions with leads are asked
-    return explanations(pair, held[1], active)
+def _explain_part(folder: str, pair: ModelPair, ids: list[str], as_of: datetime) -> list:
+    inputs = pool_inputs(load_data(folder), pair, ids, as_of)
+    return explanations(pair, inputs, np.ones(len(ids), dtype=bool))
 
 
 def leads_of(client: Client, folders: list[str]) -> pl.DataFrame:
