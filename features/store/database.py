@@ -25,7 +25,7 @@ from features.errors import LeadscoreError
 from features.store.records import Columns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0001"
+HEAD = "0002"
 CHUNK = 10_000  # rows per statement of a bulk insert
 _JSON = msgspec.json.Encoder()
 Schema = dict[str, Any]  # column → polars type

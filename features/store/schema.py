@@ -83,6 +83,8 @@ decisions = Table(
     Column("input_digest", String(64), nullable=False),
     Column("caller", String(100), nullable=False),
     Index("decisions_by_lead", "lead_id", "scored_at"),
+    # The pages' list of a batch (serving/pages): one caller's run, by route, best first.
+    Index("decisions_by_run", "caller", "scored_at", "route", "score"),
 )
 
 attribution = Table(
@@ -102,4 +104,17 @@ capacity_claims = Table(
     metadata,
     Column("day", Integer, primary_key=True),  # days since the epoch, by the server's clock
     Column("lead_id", String(ID), primary_key=True),
+)
+
+# What a batch command found (`leadscore funnel`, `monitor` on a store URL), kept for the
+# service's pages: the command's JSON as it wrote it, newest last (features/store/reports.py).
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("as_of", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("reports_by_kind", "kind", "created_at"),
 )

@@ -17,7 +17,8 @@ DESCRIPTION = (
     "nurture pool, and — when a champion exists — what routing its top leads a day "
     "catches against random order and simple rules. Only what was known before --as-of "
     "counts. Printed as tables, optionally written as JSON and a self-contained HTML page, "
-    "and logged to MLflow as a run named funnel."
+    "and logged to MLflow as a run named funnel. On a store URL, the JSON is also kept in "
+    "the store for the service's funnel page (/pages/funnel)."
 )
 
 
@@ -31,18 +32,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.tables import load_data
+    from features.store.reports import FUNNEL
+    from features.tables import is_store_url, load_data
     from leadscore.funnel.figures import FunnelConfig
-    from leadscore.funnel.report import Outputs, run_funnel
+    from leadscore.funnel.report import Outputs, run_funnel, to_json
 
     config = load_config(args.config, FunnelConfig)
     policy = options.policy(args)
     outputs = Outputs(*(Path(p) if p else None for p in (args.html, args.json)))
     data = load_data(args.data)
     registry = options.registry()
-    _, run_id = run_funnel(data, args.as_of, config, policy, registry, outputs)
+    report, run_id = run_funnel(data, args.as_of, config, policy, registry, outputs)
     for path in (outputs.json, outputs.html):
         if path is not None:
             print(f"wrote {path}")
+    if is_store_url(args.data):
+        options.keep_report(args.data, FUNNEL, report.figures.as_of, to_json(report))
     print(f"logged: {registry.where(run_id)}")
     return 0

@@ -19,7 +19,8 @@ DESCRIPTION = (
     "of configs/funnel.yaml, and data health (unseen sources and categories, missing "
     "attributes, unknown or vanished event types). Each breach is one line; exit code 0 when "
     "healthy, 2 on a breach, 1 on a user error. Written as JSON and an offline HTML page on "
-    "request, and logged to MLflow as a run named monitor."
+    "request, and logged to MLflow as a run named monitor; on a store URL the JSON is also "
+    "kept in the store for the service's model health page (/pages/health)."
 )
 BREACH = 2
 
@@ -39,11 +40,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.tables import load_data
+    from features.store.reports import MONITOR
+    from features.tables import is_store_url, load_data
     from leadscore.funnel.figures import FunnelConfig
     from leadscore.funnel.report import Outputs
     from leadscore.monitor.config import MonitorConfig
-    from leadscore.monitor.report import Judging, run_monitor
+    from leadscore.monitor.report import Judging, run_monitor, to_json
 
     judging = Judging(
         load_config(args.config, MonitorConfig),
@@ -56,5 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (outputs.json, outputs.html):
         if path is not None:
             print(f"wrote {path}")
+    if is_store_url(args.data):
+        options.keep_report(args.data, MONITOR, findings.as_of, to_json(findings))
     print(f"logged: {registry.where(run_id)}")
     return BREACH if findings.breaches else 0

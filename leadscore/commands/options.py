@@ -121,6 +121,16 @@ def procedure(args: argparse.Namespace, seed: int | None = None) -> Procedure:
     return Procedure(features=features, train=config, params=params, params_from=params_from)
 
 
+def keep_report(store_url: str, kind: str, as_of: datetime, body: str) -> None:
+    """Keep a command's JSON in the store it read, for the service's pages to show."""
+    from datetime import UTC
+
+    from features.store.reports import Report, save_report
+
+    save_report(store_url, Report(kind, datetime.now(UTC), as_of, body))
+    print(f"kept in the store for the service's pages: {kind} as of {as_of:%Y-%m-%d %H:%M} UTC")
+
+
 def registry() -> Registry:
     """The gateway to the MLflow store the environment names (MLFLOW_TRACKING_URI)."""
     from training.registry import Registry
