@@ -38,6 +38,7 @@ from serving.guard import Guard, request_caller
 from serving.intake import to_records
 from serving.metrics import ServiceMetrics
 from serving.openapi import documented
+from serving.pages.app import pages_app
 from serving.reload import ModelHolder
 from serving.routing import CapacityLedger, apply_capacity, claim_order
 from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
@@ -217,6 +218,7 @@ def _count_refusal(refusal: Rejected) -> None:
 
 
 LeadScoring.mount_asgi_app(stored_app(), path="/", name="stored")
+LeadScoring.mount_asgi_app(pages_app(SETTINGS), path="/pages", name="pages")
 LeadScoring.add_asgi_middleware(
     Guard,
     api_paths=("/score", "/score_batch", *STORED_PATHS),
