@@ -37,9 +37,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="months after the start when the drift begins (default: its from_month)",
     )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        metavar="N",
+        help="write N hash partitions of the leads (DIR/part-NNNNN/, each a data folder, as "
+        "`--engine dask` reads them), drawn in blocks of `block_leads` leads so that memory "
+        "holds one block, not the run; DIR becomes a link to the finished output "
+        "(default: one data folder, drawn at once)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from leadscore.simulator.blocks import PartitionedRun, simulate_partitioned
     from leadscore.simulator.config import SimulationConfig
     from leadscore.simulator.simulate import DriftChoice, run_simulation
 
@@ -47,5 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise LeadscoreError("--drift-from needs --drift")
     config = load_config(args.config, SimulationConfig)
     drift = DriftChoice(args.drift, args.drift_from) if args.drift else None
-    run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed, drift)
+    if args.partitions is None:
+        run_simulation(config, Path(args.out), args.months, args.leads_per_month, args.seed, drift)
+    else:
+        run = PartitionedRun(args.months, args.leads_per_month, args.seed, args.partitions)
+        simulate_partitioned(config, Path(args.out), run, drift)
     return 0

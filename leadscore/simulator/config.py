@@ -179,6 +179,7 @@ class SimulationConfig(FrozenConfig):
     funnel: StageTimingConfig
     behaviour: BehaviourConfig
     drift: DriftConfig
+    block_leads: int = Field(ge=10)  # leads a block of a partitioned run draws at once
 
     @field_validator("drift")
     @classmethod

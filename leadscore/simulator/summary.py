@@ -37,9 +37,13 @@ class Counts:
     events: int
 
     def __add__(self, other: Counts) -> Counts:
-        sums = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        days = (self.days_to_contract, other.days_to_contract)
-        return Counts(**{**sums, "days_to_contract": np.concatenate(days)})
+        days = np.concatenate((self.days_to_contract, other.days_to_contract))
+        sums = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "days_to_contract"
+        }
+        return Counts(**sums, days_to_contract=days)
 
 
 def count(hazard: Hazard, funnel: Funnel, events: Events) -> Counts:
