@@ -42,8 +42,10 @@ def _document(title: str, main: str, scripts: tuple[str, ...], current: str | No
         f"{html.escape(label)}</a>"
         for name, label in PAGES.items()
     )
-    search = (
-        "<form id='find' action='/pages/lead' method='get' role='search'>"
+    tools = (
+        ""
+        if current is None  # the login page: nothing to search or leave yet
+        else "<form id='find' action='/pages/lead' method='get' role='search'>"
         "<input id='find-id' name='id' placeholder='lead id' aria-label='open a lead by id' "
         "maxlength='200'> <button type='submit'>Open lead</button></form>"
         "<form method='post' action='/pages/logout'><button type='submit' class='quiet'>"
@@ -57,5 +59,5 @@ def _document(title: str, main: str, scripts: tuple[str, ...], current: str | No
         f"<link rel='stylesheet' href='{STATIC}/pages.css'>"
         "<link rel='icon' href='data:,'>"
         f"{tags}</head><body><header><span class='brand'>leadscore</span>"
-        f"<nav>{links}</nav>{search}</header>{main}</body></html>"
+        f"<nav>{links}</nav>{tools}</header>{main}</body></html>"
     )

@@ -66,7 +66,7 @@ const LS = (() => {
 
   /** Horizontal bars with an interval whisker each; the numbers are in each bar's tooltip. */
   function bars(items, opts = {}) {
-    const width = 560, label = 170, row = 22, right = 70;
+    const width = 640, label = 240, row = 22, right = 70;
     const top = Math.max(...items.map((i) => (isNum(i.high) ? i.high : i.value)), 1e-9);
     const max = opts.max || top;
     const x = (v) => label + ((width - label - right) * v) / max;
