@@ -1,6 +1,7 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright against `leadscore
-serve` with a token, on the simulated folder loaded into a SQLite store, rescored twice
-(a week apart, so some leads are recycled), with the funnel and monitor reports kept there.
+serve` with a token, on a SQLite store holding the simulation the session's models were
+trained on, carried two months further (so `leadscore monitor` has periods to judge), rescored
+twice a week apart (so some leads are recycled), with the funnel and monitor reports kept there.
 
 Set LEADSCORE_SCREENSHOTS=docs/pages to refresh the README's screenshots.
 """
@@ -19,8 +20,10 @@ import polars as pl
 import pytest
 from harness import TOKEN, Server, Store, start_server, using
 
-from features.tables import LeadData
 from leadscore.cli import main
+from leadscore.settings import default_config, load_config
+from leadscore.simulator.config import SimulationConfig
+from leadscore.simulator.simulate import run_simulation
 
 CHROMIUM = Path("/usr/bin/chromium")
 LOCAL = {"127.0.0.1", "localhost"}
@@ -33,18 +36,18 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def site(
-    store: Store, sim_dir: Path, data: LeadData, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, Path]]:
-    """The service over a store holding the folder, two nightly rescores and both reports;
-    yields the server and the folder with the commands' outputs."""
+def site(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    """The service over a store holding the data, two nightly rescores and both reports;
+    yields the server and the folder with the data and the commands' outputs."""
     folder = tmp_path_factory.mktemp("pages")
+    config = load_config(default_config("simulate"), SimulationConfig)
+    run_simulation(config, folder / "sim", months=14, leads_per_month=1_500, seed=7)
     url = f"sqlite:///{folder}/store.db"
-    end = data.events["ts"].max()
+    end = pl.read_parquet(folder / "sim" / "events.parquet")["ts"].max()
     with pytest.MonkeyPatch.context() as patch, using(store):
         patch.setenv("LEADSCORE_STORE_URL", url)
         assert main(["store", "init"]) == 0
-        assert main(["store", "load", str(sim_dir)]) == 0
+        assert main(["store", "load", str(folder / "sim")]) == 0
         for night, as_of in (("before", end - timedelta(days=7)), ("tonight", end)):
             out = ["--out", str(folder / night), "--as-of", as_of.isoformat()]
             assert main(["rescore", "--data", url, *out]) == 0
@@ -95,7 +98,7 @@ def test_bad_parameters_are_a_400_naming_them(site: tuple[Server, Path]) -> None
         assert unknown.status_code == 404 and "'nobody-42'" in unknown.json()["error"]
 
 
-def test_the_pages_in_a_browser(site: tuple[Server, Path], data: LeadData) -> None:
+def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
     from playwright.sync_api import sync_playwright
 
     server, folder = site
@@ -149,7 +152,8 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path], data: LeadData) -> No
         first = sent.row(0, named=True)
         page.click(f"#tonight a.lead >> text={first['lead_id']}")
         page.wait_for_selector("main[data-ready=true]")
-        lead = data.leads.filter(pl.col("lead_id") == first["lead_id"]).row(0, named=True)
+        leads = pl.read_parquet(folder / "sim" / "leads.parquet")
+        lead = leads.filter(pl.col("lead_id") == first["lead_id"]).row(0, named=True)
         assert page.get_attribute("[data-figure=partner_id]", "data-value") == (
             lead["partner_id"] or ""
         )
