@@ -77,7 +77,8 @@ def run_summary(connection: Connection, run: Run) -> dict[str, Any]:
             select(_now.c.route, func.count()).where(in_run).group_by(_now.c.route)
         ).all()
     )
-    as_of = connection.execute(select(func.max(_now.c.as_of)).where(in_run)).scalar()
+    # One as-of for the whole run: any row says it (a max would read every row).
+    as_of = connection.execute(select(_now.c.as_of).where(in_run).limit(1)).scalar()
     recycled = None
     if run.previous is not None:
         counted = _rows(run, ListQuery(route=RECYCLED)).with_only_columns(func.count())
@@ -137,6 +138,21 @@ def _rows(run: Run, view: ListQuery) -> Select[Any]:
     return query
 
 
+def _count(run: Run, view: ListQuery) -> Select[Any]:
+    """How many rows the view holds; without the joins when no filter needs them, so that
+    counting every lead of a run reads only the index."""
+    if view.route == RECYCLED or view.source is not None or view.partner_id is not None:
+        return _rows(run, view).with_only_columns(func.count())
+    query = select(func.count()).where(
+        (_now.c.caller == RESCORE_CALLER) & (_now.c.scored_at == run.scored_at)
+    )
+    if view.route != ALL:
+        query = query.where(_now.c.route == view.route)
+    if view.tier is not None:
+        query = query.where(_now.c.tier == view.tier)
+    return query
+
+
 def _ordered(query: Select[Any], view: ListQuery) -> Select[Any]:
     """By the chosen column, then by lead id so that pages never overlap."""
     column = {
@@ -159,7 +175,7 @@ def tonight(engine: Engine, view: ListQuery, value_of_sql: float) -> dict[str, A
         if run is None:
             return {"run": None, "rows": [], "total": 0, "page": 1, "pages": 0}
         query = _rows(run, view)
-        total = connection.execute(query.with_only_columns(func.count())).scalar_one()
+        total = connection.execute(_count(run, view)).scalar_one()
         page = _ordered(query, view).limit(view.per_page).offset((view.page - 1) * view.per_page)
         rows = [_row(row, value_of_sql) for row in connection.execute(page).mappings()]
         summary = run_summary(connection, run)
