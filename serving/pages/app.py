@@ -39,6 +39,7 @@ from serving.pages import auth, health, queries
 from serving.pages.params import list_query
 from serving.pages.shell import PAGES, login_page, page
 from serving.schemas import MAX_TEXT
+from training.registry import Registry
 
 STATIC = Path(__file__).parent / "static"
 SECURITY = {
@@ -74,12 +75,11 @@ class Pages:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.value_of_sql = settings.policy.economics.value_of_sql_pln
-        self._registry: Any = None
+        self._registry: Registry | None = None
 
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
+        """The worker's gateway, opened on first use (it connects to the registry)."""
         if self._registry is None:
-            from training.registry import Registry
-
             self._registry = Registry(self.settings.registry)
         return self._registry
 
@@ -135,7 +135,7 @@ class Pages:
         return _json(trail)
 
     async def health(self, request: Request) -> Response:
-        models = await asyncio.to_thread(health.models, self.registry())
+        models = await asyncio.to_thread(lambda: health.models(self.registry()))
         found = await asyncio.to_thread(latest_report, _store().engine, MONITOR)
         _, serving = bentoml.get_current_service().models.readiness()
         return _json(
