@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, func, insert, select, text
 
 from features import contract as c
@@ -24,6 +25,13 @@ from features.store.records import Columns, Event, Lead, UnknownLeads, from_us, 
 from features.tables import LeadData, check_tables, write_frame
 
 PLACES = 7_254_100  # the advisory lock key of the capacity places (any constant)
+# A stored score's reads; attributes come as JSON text from either backend.
+_LEAD = text(
+    "SELECT lead_id, created_at, source, partner_id, owner_id, CAST(attributes AS TEXT) "
+    "FROM leads WHERE lead_id = :lead_id"
+)
+_EVENTS = text("SELECT ts, event_type FROM events WHERE lead_id = :lead_id ORDER BY ts")
+_ATTRIBUTES = msgspec.json.Decoder(dict[str, Any])
 
 
 class LeadStore:
@@ -177,27 +185,21 @@ class LeadStore:
     # --- reads --------------------------------------------------------------------------
 
     def history(self, lead_id: str) -> tuple[Lead, list[tuple[datetime, str]]] | None:
-        """A lead and its events (time, type), or None if the store does not know it."""
+        """A lead and its events (time, type), or None if the store does not know it. Read on
+        every stored score, so through the driver's cursor (`database.fetch_rows`)."""
         with self.engine.connect() as connection:
-            row = (
-                connection.execute(select(s.leads).where(s.leads.c.lead_id == lead_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
+            found = db.fetch_rows(connection, _LEAD, {"lead_id": lead_id})
+            if not found:
                 return None
-            events = connection.execute(
-                select(s.events.c.ts, s.events.c.event_type)
-                .where(s.events.c.lead_id == lead_id)
-                .order_by(s.events.c.ts)
-            ).all()
+            events = db.fetch_rows(connection, _EVENTS, {"lead_id": lead_id})
+        lead_id, created_at, source, partner_id, owner_id, attributes = found[0]
         lead = Lead(
-            row["lead_id"],
-            from_us(row["created_at"]),
-            row["source"],
-            row["partner_id"],
-            row["owner_id"],
-            dict(row["attributes"]),
+            lead_id,
+            from_us(created_at),
+            source,
+            partner_id,
+            owner_id,
+            _ATTRIBUTES.decode(attributes),
         )
         return lead, [(from_us(ts), kind) for ts, kind in events]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from features.errors import LeadscoreError
+from features.store.database import HEAD
 from features.store.lead_store import LeadStore
 from features.store.records import Event, Lead, UnknownLeads
 from features.tables import load_data
@@ -20,7 +21,7 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 def store(store_url: str) -> LeadStore:
     """A fresh store at the newest schema, on each backend (conftest.py)."""
     fresh = LeadStore(store_url)
-    assert fresh.revision() == "0001"
+    assert fresh.revision() == HEAD
     return fresh
 
 
@@ -42,7 +43,7 @@ def test_a_store_is_refused_until_it_is_initialised(tmp_path: Path) -> None:
         empty.check()
     empty.upgrade()
     empty.check()
-    assert empty.upgrade() == "0001"  # upgrading twice changes nothing
+    assert empty.upgrade() == HEAD  # upgrading twice changes nothing
 
 
 def test_events_are_stored_once_and_unknown_leads_refuse_the_batch(store: LeadStore) -> None:
