@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, case, func, select
 
 from features.store import schema as s
 from features.store.lead_store import LeadStore
@@ -96,11 +96,13 @@ def run_summary(connection: Connection, run: Run) -> dict[str, Any]:
 def _rows(run: Run, view: ListQuery) -> Select[Any]:
     """The run's decisions in the view (route, tier, source, partner), joined with who
     brought each lead and its route in the run before."""
-    then_on = (
-        (_then.c.lead_id == _now.c.lead_id)
-        & (_then.c.caller == RESCORE_CALLER)
-        & (_then.c.scored_at == (run.previous if run.previous is not None else -1))
+    # The run before is found by lead and moment, which `decisions_by_lead` answers in one
+    # look-up; naming its caller in the join would let SQLite pick `decisions_by_run` and
+    # read the whole earlier run for every row. The caller is checked on the row found.
+    then_on = (_then.c.lead_id == _now.c.lead_id) & (
+        _then.c.scored_at == (run.previous if run.previous is not None else -1)
     )
+    previous_route = case((_then.c.caller == RESCORE_CALLER, _then.c.route))
     query = (
         select(
             _now.c.lead_id,
@@ -115,8 +117,8 @@ def _rows(run: Run, view: ListQuery) -> Select[Any]:
             _now.c.velocity_version,
             _lead.c.source,
             _lead.c.partner_id,
-            _then.c.route.label("previous_route"),
-            _then.c.score.label("previous_score"),
+            previous_route.label("previous_route"),
+            case((_then.c.caller == RESCORE_CALLER, _then.c.score)).label("previous_score"),
         )
         .join(_lead, _lead.c.lead_id == _now.c.lead_id)
         .outerjoin(_then, then_on)
@@ -127,7 +129,7 @@ def _rows(run: Run, view: ListQuery) -> Select[Any]:
     elif view.route == NURTURING:
         query = query.where(_now.c.route == NURTURING)
     if view.route == RECYCLED:
-        query = query.where(_then.c.route == NURTURING)
+        query = query.where(previous_route == NURTURING)
     for column, wanted in (
         (_now.c.tier, view.tier),
         (_lead.c.source, view.source),
