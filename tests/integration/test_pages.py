@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -133,7 +134,7 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
         }
         text = page.inner_text("main")
         assert f"{funnel['leads']:,}" in text and f"{money['clv_pln']:,.0f} PLN" in text
-        page.screenshot(path=shots / "funnel.png")
+        _screenshot(page, shots / "funnel.png")
 
         # Tonight's list: the last rescore's leads sent to active sales, best score first.
         page.goto(f"{server.url}/pages/tonight")
@@ -146,7 +147,7 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
         shown_ids = rows.locator("a.lead").all_inner_texts()
         assert shown_ids == sent["lead_id"].head(50).to_list()
         assert f"{sent.height:,} leads" in page.inner_text(".pager")
-        page.screenshot(path=shots / "tonight.png")
+        _screenshot(page, shots / "tonight.png")
 
         # A lead's trail: the partner who brought it, and the models that routed it.
         first = sent.row(0, named=True)
@@ -162,7 +163,7 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
             f"conversion v{first['conversion_version']} · velocity v{first['velocity_version']}"
         )
         assert models and set(models) == {version}  # a decision of each night it was rescored
-        page.screenshot(path=shots / "lead.png")
+        _screenshot(page, shots / "lead.png")
 
         # Model health: champion v1 against challenger v2, and the monitor's verdict.
         page.goto(f"{server.url}/pages/health")
@@ -172,7 +173,7 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
         monitor = json.loads((folder / "monitor.json").read_text())
         state = "breach" if monitor["breaches"] else "healthy"
         assert page.get_attribute("#alert", "data-state") == state
-        page.screenshot(path=shots / "health.png")
+        _screenshot(page, shots / "health.png")
         browser.close()
     hosts = {urlsplit(url).hostname for url in requested if not url.startswith("data:")}
     assert hosts == {"127.0.0.1"} and hosts <= LOCAL
@@ -189,3 +190,11 @@ def test_the_csv_export_holds_every_row_of_the_view(site: tuple[Server, Path]) -
     sent = scores.filter(pl.col("route") == "active_sales")
     assert sorted(exported["lead_id"].to_list()) == sorted(sent["lead_id"].to_list())
     assert exported["score"].to_list() == sorted(exported["score"].to_list(), reverse=True)
+
+
+def _screenshot(page: Any, path: Path) -> None:
+    """The viewport as a PNG of at most 64 colours: a few dozen KB for the README."""
+    from PIL import Image
+
+    page.screenshot(path=path)
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
