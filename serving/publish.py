@@ -31,7 +31,8 @@ def publish(out: Path, write: Callable[[Path], None]) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         partial = parent / f".{out.name}.partial"
-        partial.mkdir(exist_ok=True)  # a killed run's leftovers are overwritten
+        shutil.rmtree(partial, ignore_errors=True)  # a killed run's files are not this run's
+        partial.mkdir()
         write(partial)
         for path in partial.iterdir():
             _sync(path)
