@@ -4,6 +4,7 @@ fills from its data endpoint, and the login form. Only the service's own files a
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 
 PAGES = {"funnel": "Funnel", "tonight": "Tonight's list", "health": "Model health"}
 TITLES = PAGES | {"lead": "A lead"}
@@ -23,7 +24,7 @@ def page(name: str) -> str:
 def login_page(target: str, error: str | None) -> str:
     """The login form; `error` says why the last attempt was refused."""
     shown = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
-    action = html.escape(f"/pages/login?next={target}", quote=True)
+    action = html.escape(f"/pages/login?next={quote(target, safe='/')}", quote=True)
     body = (
         "<main id='main' class='login'><h1>Log in</h1>"
         "<p>This service needs its API token (LEADSCORE_API_TOKEN). It is kept for this "

@@ -17,6 +17,7 @@ from serving.pages import auth, queries
 from serving.pages.app import _next
 from serving.pages.params import list_query
 from serving.pages.queries import ListQuery
+from serving.pages.shell import login_page
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -66,6 +67,11 @@ def test_the_session_cookie_is_not_the_token_and_opens_only_with_it(
 )
 def test_a_login_sends_the_browser_only_to_a_page_of_its_own(asked: str | None, went: str) -> None:
     assert _next(asked) == went
+
+
+def test_the_login_form_comes_back_to_the_whole_address() -> None:
+    form = login_page("/pages/tonight?route=all&sort=source", None)
+    assert "action='/pages/login?next=/pages/tonight%3Froute%3Dall%26sort%3Dsource'" in form
 
 
 def test_tonight_s_list_is_the_newest_rescore_and_marks_the_recycled(tmp_path: Path) -> None:
