@@ -9,6 +9,10 @@ lead recycled into NURTURE is looked at again. Labels come from after as_of only
   keeping the early SQLs of such rows but not their misses would inflate the newest rates.
 - `days_to_contract` / `event_observed`: days from creation to the first WON after as_of, or to
   the end of the data with `event_observed = False` (censored, never "never closes").
+
+Past the row budget, a snapshot is kept when the hash of (lead, as_of, seed) is among the
+budget smallest: a seeded uniform sample that is the same rows however the leads are
+partitioned, so training on Dask keeps exactly what one process keeps.
 """
 
 from __future__ import annotations
@@ -29,8 +33,31 @@ def build_snapshots(
     data: LeadData, config: FeatureConfig, seed: int = 0, since: datetime | None = None
 ) -> pl.DataFrame:
     """One row per snapshot: lead_id, as_of, converted, days_to_contract, event_observed;
-    with `since`, only the snapshots from that moment on (the monitor's recent periods)."""
-    end = data.end
+    with `since`, only the snapshots from that moment on (the monitor's recent periods).
+    Sorted by lead and as_of; a seeded sample of `snapshot_row_budget` rows when there are
+    more."""
+    snaps = every_snapshot(data, config, data.end, since)
+    hashes = sample_hashes(snaps, seed)
+    return snaps.filter(hashes <= sample_bound(hashes.to_numpy(), config.snapshot_row_budget))
+
+
+def sample_hashes(snaps: pl.DataFrame, seed: int) -> pl.Series:
+    """Each snapshot's draw: the hash of its lead, as_of and the seed (polars' stable hash)."""
+    return snaps.select(pl.struct(c.LEAD_ID, "as_of").hash(seed=seed)).to_series()
+
+
+def sample_bound(hashes: np.ndarray, budget: int) -> int:
+    """The largest draw kept: the budget-th smallest of `hashes` (every draw under budget)."""
+    if len(hashes) <= budget:
+        return 2**64 - 1
+    return int(np.partition(hashes, budget - 1)[budget - 1])
+
+
+def every_snapshot(
+    data: LeadData, config: FeatureConfig, end: datetime, since: datetime | None = None
+) -> pl.DataFrame:
+    """Every snapshot of `data`'s leads, labelled as of `end` (the data's end; a partition's
+    leads are labelled at the end of the whole data)."""
     step = pl.duration(days=config.snapshot_every_days)
     mql = (
         data.stages.filter(pl.col(c.STAGE) == c.MQL)
@@ -83,10 +110,6 @@ def build_snapshots(
         ),
         pl.col("next_won").is_not_null().alias("event_observed"),
     ).sort(c.LEAD_ID, "as_of")
-    if snaps.height > config.snapshot_row_budget:
-        rng = np.random.default_rng(seed)
-        keep = np.sort(rng.choice(snaps.height, config.snapshot_row_budget, replace=False))
-        snaps = snaps[keep]
     return snaps
 
 

@@ -126,6 +126,9 @@ def check_tables(
 
 def _read(folder: Path, name: str, problems: list[str]) -> pl.DataFrame | None:
     path = table_path(folder, name)
+    if path is None and (parts := _partitions(folder)):
+        frames = [_read(part, name, problems) for part in parts]
+        return None if any(f is None for f in frames) else pl.concat(frames, how="vertical")
     if path is None:
         problems.append(f"{name}: no {name}.parquet or {name}.csv in {folder}")
         return None
@@ -144,6 +147,13 @@ def _read(folder: Path, name: str, problems: list[str]) -> pl.DataFrame | None:
     if name == c.LEADS and not missing and frame.height == 0:
         problems.append(f"{name}: no rows")
     return None if missing else frame
+
+
+def _partitions(folder: Path) -> list[Path]:
+    """The partitions of a partitioned data folder (`simulate --partitions`), read as one."""
+    from features.partition import part_folders  # it builds on this module
+
+    return part_folders(folder)
 
 
 def _normalise(frame: pl.DataFrame, spec: c.TableSpec, problems: list[str]) -> pl.DataFrame:

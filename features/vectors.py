@@ -59,6 +59,19 @@ class FeatureBlock:
         )
 
 
+def concat_blocks(blocks: Sequence[FeatureBlock]) -> FeatureBlock:
+    """The rows of `blocks`, one after the other (partitions' blocks gathered together)."""
+    return FeatureBlock(
+        [lead for block in blocks for lead in block.lead_ids],
+        np.concatenate([block.as_of_ms for block in blocks]),
+        np.vstack([block.behaviour for block in blocks]),
+        {
+            name: [value for block in blocks for value in block.static[name]]
+            for name in blocks[0].static
+        },
+    )
+
+
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them."""
     if moment.tzinfo is None:

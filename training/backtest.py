@@ -175,7 +175,7 @@ def check_sufficiency(ts: TrainingSet, folds: list[Fold], config: TrainConfig) -
             f"too few converted leads for a stable model: {converted} leads reached SQL within "
             f"{ts.features.horizon_days} days of a snapshot whose outcome is known "
             f"(need {need.min_converted_leads}; {ts.rows.height:,} labelled snapshots of "
-            f"{ts.data.leads.height:,} leads). Bring more history, or lower "
+            f"{ts.facts.leads:,} leads). Bring more history, or lower "
             "configs/train.yaml sufficiency.min_converted_leads."
         )
     short = []

@@ -75,16 +75,15 @@ def build_reference(
     since = as_of.max() - timedelta(days=days)
     recent = np.flatnonzero((as_of >= since).to_numpy())
     X = X[recent]
-    data = ts.data
-    leads = data.leads.filter(pl.col(c.CREATED_AT) >= since)
+    leads = ts.leads.filter(pl.col(c.CREATED_AT) >= since)
     return Reference(
-        data_end=data.end,
+        data_end=ts.facts.end,
         rows=len(X),
         base_rate=float(ts.converted[recent].mean()),
         backtest_auc=backtest_auc,
         features=feature_histograms(model.spec, X),
         score=Histogram.of_numbers(model.predict(X)),
-        event_types=shares(data.events.filter(pl.col(c.TS) >= since)[c.EVENT_TYPE]),
+        event_types=ts.event_mix(since),
         sources=shares(leads[c.SOURCE]),
         missing=missing_shares(model.spec, leads),
     )

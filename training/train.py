@@ -78,7 +78,7 @@ def run_backtests(
         conversion.append(fit_fold(data, procedure.params, config))
         if with_velocity:
             train, test = (data.X, ts.rows[fold.train]), (data.X_test, ts.rows[fold.test])
-            velocity.append(fit_velocity_fold(fold, data.spec, train, test, config, ts.data.end))
+            velocity.append(fit_velocity_fold(fold, data.spec, train, test, config, ts.facts.end))
     return Backtests(
         cross_fit(conversion, config), cross_fit_velocity(velocity, config) if velocity else None
     )
@@ -107,9 +107,21 @@ def train(
 ) -> TrainResult:
     """Backtest, refit on everything, record one run, register both models. Recall is
     judged at the policy's sales capacity; `oracle` adds the best possible AUC beside it."""
-    features, config = procedure.features, procedure.train
     step("snapshots and features")
-    ts = build_training_set(data, features, config.seed)
+    ts = build_training_set(data, procedure.features, procedure.train.seed)
+    return train_on(ts, procedure, policy, registry, oracle, step)
+
+
+def train_on(
+    ts: TrainingSet,
+    procedure: Procedure,
+    policy: Policy,
+    registry: Registry,
+    oracle: Oracle | None = None,
+    step: Step = lambda _: None,
+) -> TrainResult:
+    """`train` from snapshots and features already built (on Dask: leadscore/engine)."""
+    features, config = procedure.features, procedure.train
     folds = backtest_folds(ts.rows, config.backtest, features.horizon_days)
     check_sufficiency(ts, folds, config)
     notes: list[str] = []
@@ -137,7 +149,7 @@ def train(
     conversion = fit_conversion(spec, (X, ts.converted), bt.conversion, procedure.params, config)
     velocity = None
     if bt.velocity is not None:
-        velocity = fit_velocity(spec, X, ts.rows, bt.velocity, config, data.end)
+        velocity = fit_velocity(spec, X, ts.rows, bt.velocity, config, ts.facts.end)
         metrics |= {
             f"velocity_{k}": v
             for k, v in velocity_figures(bt.velocity, config.velocity.horizon_days).items()

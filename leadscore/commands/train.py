@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leadscore.commands import options
 
 if TYPE_CHECKING:
+    from training.config import Procedure
+    from training.dataset import TrainingSet
     from training.evaluation import FoldLine
 
 
@@ -18,7 +22,9 @@ DESCRIPTION = (
     "Validate the data, build snapshots, split by time, train LightGBM "
     "conversion (calibrated) and velocity (discrete-time hazard) models, evaluate on "
     "the newest cohort (recall at the routing config's sales capacity) and register both "
-    "as challenger (champion if first)."
+    "as challenger (champion if first). With --engine dask, snapshots and features are "
+    "built in the data's hash partitions and the sample (within the row budget) is "
+    "gathered here for LightGBM."
 )
 
 
@@ -26,23 +32,23 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     options.data_option(parser)
     options.training_options(parser)
     options.policy_options(parser)
+    options.engine_options(parser)
     parser.add_argument("--seed", type=int, default=None, help="override the config's seed")
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.tables import load_data
     from leadscore.progress import steps
     from leadscore.simulator.oracle import oracle_for
-    from training.train import train
+    from training.train import train_on
 
     procedure = options.procedure(args, seed=args.seed)
     policy = options.policy(args)
     registry = options.registry()
-    with steps("train") as step:
-        step("validate data")
-        data = load_data(args.data)
+    with steps("train") as step, _builder(args) as build:
+        step("snapshots and features")
+        ts = build(procedure)
         oracle = oracle_for(Path(args.data), procedure.features.horizon_days)
-        result = train(data, procedure, policy, registry, oracle, step)
+        result = train_on(ts, procedure, policy, registry, oracle, step)
     print(f"trained: {registry.where(result.run_id)}")
     for reg in (result.conversion, result.velocity):
         if reg is not None:
@@ -52,6 +58,25 @@ def run(args: argparse.Namespace) -> int:
     print_backtests(result.table, result.metrics)
     print_metrics(result.metrics)
     return 0
+
+
+@contextmanager
+def _builder(args: argparse.Namespace) -> Iterator[Callable[[Procedure], TrainingSet]]:
+    """How the training set is built: in this process, or in the partitions on Dask (the
+    cluster stays up until training ends: the reference reads the partitions' events)."""
+    from features.tables import load_data
+    from training.dataset import build_training_set
+
+    engine = options.engine(args)
+    if engine.engine == "local":
+        yield lambda p: build_training_set(load_data(args.data), p.features, p.train.seed)
+        return
+    from leadscore.engine.cluster import dask_client
+    from leadscore.engine.parts import partitions
+    from leadscore.engine.train_set import training_set_on_dask
+
+    with partitions(args.data, engine) as folders, dask_client(engine) as client:
+        yield lambda p: training_set_on_dask(client, folders, p.features, p.train.seed)
 
 
 def print_backtests(table: list[FoldLine], metrics: dict[str, float]) -> None:

@@ -4,18 +4,27 @@ on a real distributed.LocalCluster of two worker processes."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
-from harness import Store
+from harness import FEATURES, TRAINING, Store
 from polars.testing import assert_frame_equal
 
+from features.config import FeatureConfig
 from features.partition import part_folders, split, write_parts
 from features.tables import load_data
 from leadscore.cli import main
-from leadscore.settings import default_config, read_yaml
+from leadscore.engine.cluster import dask_client
+from leadscore.engine.config import EngineConfig
+from leadscore.engine.parts import partitions
+from leadscore.engine.train_set import training_set_on_dask
+from leadscore.settings import default_config, load_config, read_yaml
+from training.dataset import build_training_set, fingerprint
+from training.pair import CONVERSION
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +57,16 @@ def test_partitions_keep_each_lead_with_all_its_rows(sim_dir: Path) -> None:
         assert part.events["lead_id"].is_in(ids).all() and part.stages["lead_id"].is_in(ids).all()
         others = pl.concat([p.leads for j, p in enumerate(parts) if j != k])
         assert not others["lead_id"].is_in(ids).any()
+
+
+def test_a_partitioned_folder_reads_as_the_whole(sim_dir: Path, tmp_path: Path) -> None:
+    """What the local engine reads of `simulate --partitions` output: every table, whole."""
+    data = load_data(sim_dir)
+    write_parts(data, tmp_path / "parts", 3)
+    whole = load_data(tmp_path / "parts")
+    for name in ("leads", "events", "stages"):
+        got, expected = getattr(whole, name), getattr(data, name)
+        assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns))
 
 
 def test_rescore_on_dask_is_the_local_rescore(
@@ -106,3 +125,42 @@ def test_an_unreachable_scheduler_is_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1 and "cannot reach a Dask scheduler" in err[0]
+
+
+def test_the_training_set_on_dask_is_the_local_one(sim_dir: Path, engine_config: Path) -> None:
+    """Past a row budget that samples (20,000 of ~350,000 snapshots): the same rows, the
+    same features, the same fingerprint and the same reference event mix."""
+    features = FeatureConfig(snapshot_row_budget=20_000)
+    local = build_training_set(load_data(sim_dir), features, seed=3)
+    engine = load_config(engine_config, EngineConfig)
+    with partitions(str(sim_dir), engine) as folders, dask_client(engine) as client:
+        dask = training_set_on_dask(client, folders, features, seed=3)
+        since = local.rows["as_of"].max() - timedelta(days=90)
+        assert dask.event_mix(since) == pytest.approx(local.event_mix(since))
+    assert 0.04 < local.sample_rate < 0.1 and dask.sample_rate == local.sample_rate
+    assert_frame_equal(dask.rows, local.rows)
+    assert dask.block.lead_ids == local.block.lead_ids
+    assert np.array_equal(dask.block.as_of_ms, local.block.as_of_ms)
+    assert np.array_equal(dask.block.behaviour, local.block.behaviour, equal_nan=True)
+    assert dask.block.static == local.block.static
+    assert fingerprint(dask) == fingerprint(local) and dask.facts == local.facts
+    assert_frame_equal(dask.leads.sort("lead_id"), local.leads.sort("lead_id"))
+
+
+def test_train_on_dask_trains_the_model_one_process_trains(
+    store: Store, sim_dir: Path, tmp_path: Path, engine_config: Path
+) -> None:
+    """`leadscore train --engine dask` with the configs the session's v1 was trained with in
+    one process (tests/integration/conftest.py): the same backtest AUC."""
+    mine = store.copy(tmp_path / "registry")
+    configs = {"--config": TRAINING, "--features-config": FEATURES}
+    train = ["train", "--data", str(sim_dir), "--engine-config", str(engine_config)]
+    for option, config in configs.items():
+        path = tmp_path / f"{option.strip('-')}.yaml"
+        path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+        train += [option, str(path)]
+    assert _cli(mine, *train, "--engine", "dask", "--seed", "0") == 0
+    registry = mine.registry()
+    local, dask = (registry.run_metrics(registry.run_of(CONVERSION, version)) for version in (1, 3))
+    assert abs(dask["backtest_roc_auc"] - local["backtest_roc_auc"]) <= 0.002
+    assert local["backtest_roc_auc"] > 0.6
