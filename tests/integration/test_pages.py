@@ -150,7 +150,9 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
         _screenshot(page, shots / "tonight.png")
 
         # A lead's trail: the partner who brought it, and the models that routed it.
-        first = sent.row(0, named=True)
+        shown_rows = sent.head(50)
+        brought = shown_rows.filter(pl.col("partner_id").is_not_null())
+        first = (brought if brought.height else shown_rows).row(0, named=True)
         page.click(f"#tonight a.lead >> text={first['lead_id']}")
         page.wait_for_selector("main[data-ready=true]")
         leads = pl.read_parquet(folder / "sim" / "leads.parquet")
@@ -158,6 +160,8 @@ def test_the_pages_in_a_browser(site: tuple[Server, Path]) -> None:
         assert page.get_attribute("[data-figure=partner_id]", "data-value") == (
             lead["partner_id"] or ""
         )
+        changes = page.locator("table.attribution tbody tr").all_inner_texts()
+        assert any(f"partner_id\t{lead['partner_id'] or 'none'}" in row for row in changes)
         models = page.locator("table.decisions .models").all_inner_texts()
         version = (
             f"conversion v{first['conversion_version']} · velocity v{first['velocity_version']}"
