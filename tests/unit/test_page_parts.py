@@ -1,4 +1,4 @@
-"""The pages' pieces that need no server: the list's parameters, the session cookie, where a
+"""The pages' parts that need no server (tests/integration/test_pages.py drives them in a browser):
 login may send the browser, and the store queries on a small hand-made store."""
 
 from __future__ import annotations
