@@ -1,5 +1,6 @@
-"""The pages' parts that need no server (tests/integration/test_pages.py drives them in a browser):
-login may send the browser, and the store queries on a small hand-made store."""
+"""The pages' parts that need no server (tests/integration/test_pages.py drives the rest in a
+browser): the list's parameters, the session cookie, where a login may send the browser, and
+the store queries on a small hand-made store."""
 
 from __future__ import annotations
 
