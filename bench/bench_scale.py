@@ -31,13 +31,14 @@ def leadscore(*args: str, env: dict[str, str]) -> None:
 
 
 def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and its children (the LocalCluster's workers included)."""
+    """Resident bytes of a process and its descendants (the LocalCluster's workers too)."""
     pids, total = [pid], 0
     while pids:
         current = pids.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            tasks = Path(f"/proc/{current}/task").iterdir()  # Dask starts workers off-main
+            children = [c for task in tasks for c in (task / "children").read_text().split()]
         except OSError:
             continue
         total += next(int(line.split()[1]) * 1024 for line in status.splitlines()
