@@ -8,6 +8,7 @@ is the same check without raising, for `leadscore validate`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,16 +87,19 @@ def is_store_url(source: str | Path) -> bool:
     return "://" in str(source)
 
 
-def load_data(source: str | Path) -> LeadData:
-    """Read and check a data folder or a lead store; raise DataError listing every problem."""
-    problems, data = check_folder(source)
+def load_data(source: str | Path, leads: Sequence[str] | None = None) -> LeadData:
+    """Read and check a data folder or a lead store; raise DataError listing every problem.
+    With `leads`, only their rows of a folder's tables are read (a partition's few leads)."""
+    problems, data = check_folder(source, leads)
     if problems or data is None:
         where = f"store {source}" if is_store_url(source) else f"data folder {source}"
         raise DataError(where, problems)
     return data
 
 
-def check_folder(source: str | Path) -> tuple[list[str], LeadData | None]:
+def check_folder(
+    source: str | Path, leads: Sequence[str] | None = None
+) -> tuple[list[str], LeadData | None]:
     """All contract problems of a data folder or a lead store, and its typed tables when
     there are none: every command that reads data reads either, through here."""
     if is_store_url(source):
@@ -106,7 +110,7 @@ def check_folder(source: str | Path) -> tuple[list[str], LeadData | None]:
     if not folder.is_dir():
         return [f"{folder}: no such data folder"], None
     problems: list[str] = []
-    frames = {name: _read(folder, name, problems) for name in c.TABLES}
+    frames = {name: _read(folder, name, problems, leads) for name in c.TABLES}
     if any(frame is None for frame in frames.values()):
         return problems, None
     return check_tables(frames, problems)  # type: ignore[arg-type]
@@ -124,19 +128,25 @@ def check_tables(
     return (problems, None) if problems else ([], data)
 
 
-def _read(folder: Path, name: str, problems: list[str]) -> pl.DataFrame | None:
+def _read(
+    folder: Path, name: str, problems: list[str], leads: Sequence[str] | None
+) -> pl.DataFrame | None:
     path = table_path(folder, name)
     if path is None and (parts := _partitions(folder)):
-        frames = [_read(part, name, problems) for part in parts]
+        frames = [_read(part, name, problems, leads) for part in parts]
         return None if any(f is None for f in frames) else pl.concat(frames, how="vertical")
     if path is None:
         problems.append(f"{name}: no {name}.parquet or {name}.csv in {folder}")
         return None
     try:
-        if path.suffix == ".parquet":
-            frame = pl.read_parquet(path)
-        else:
-            frame = pl.read_csv(path, infer_schema=False)
+        scan = (
+            pl.scan_parquet(path)
+            if path.suffix == ".parquet"
+            else pl.scan_csv(path, infer_schema=False)
+        )
+        if leads is not None:
+            scan = scan.filter(pl.col(c.LEAD_ID).is_in(list(leads)))
+        frame = scan.collect()
     except Exception as exc:  # any reader failure is a file the user must fix
         problems.append(f"{name}: cannot read {path.name}: {str(exc).splitlines()[0]}")
         return None

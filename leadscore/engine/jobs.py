@@ -5,7 +5,7 @@ the whole (every feature and pool rule looks only before as_of, so a partition n
 the models are sent to every worker once. What needs every lead at once — the daily
 capacity of active sales, the summary — runs here on the gathered per-lead scores, which are
 small (a row per lead); reasons are then computed in the partitions that hold the leads sent
-to sales.
+to sales, from those leads' rows only.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _score_part(folder: str, pair: ModelPair, pool: Pool, policy: Policy) -> Poo
 
 
 def _explain_part(folder: str, pair: ModelPair, ids: list[str], as_of: datetime) -> list:
-    inputs = pool_inputs(load_data(folder), pair, ids, as_of)
+    inputs = pool_inputs(load_data(folder, ids), pair, ids, as_of)  # only these leads' rows
     return explanations(pair, inputs, np.ones(len(ids), dtype=bool))
 
 

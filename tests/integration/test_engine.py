@@ -59,7 +59,9 @@ def test_partitions_keep_each_lead_with_all_its_rows(sim_dir: Path) -> None:
         assert not others["lead_id"].is_in(ids).any()
 
 
-def test_a_partitioned_folder_reads_as_the_whole(sim_dir: Path, tmp_path: Path) -> None:
+def test_a_partitioned_folder_reads_as_the_whole_or_for_some_leads(
+    sim_dir: Path, tmp_path: Path
+) -> None:
     """What the local engine reads of `simulate --partitions` output: every table, whole."""
     data = load_data(sim_dir)
     write_parts(data, tmp_path / "parts", 3)
@@ -67,6 +69,13 @@ def test_a_partitioned_folder_reads_as_the_whole(sim_dir: Path, tmp_path: Path) 
     for name in ("leads", "events", "stages"):
         got, expected = getattr(whole, name), getattr(data, name)
         assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns))
+    some = data.leads["lead_id"].sample(7, seed=0).to_list()  # what the reasons read on Dask
+    few = load_data(tmp_path / "parts", some)
+    for name in ("leads", "events", "stages"):
+        got, expected = getattr(few, name), getattr(data, name)
+        expected = expected.filter(pl.col("lead_id").is_in(some))
+        assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns))
+    assert few.leads.height == 7 and few.events.height > 0
 
 
 def test_rescore_on_dask_is_the_local_rescore(
