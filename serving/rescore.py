@@ -171,7 +171,8 @@ def route_pool(
     if capacity is not None:
         ledger = CapacityLedger(BatchPlaces(), capacity, 0)
         day = pool.as_of.date()  # the batch's own day is its "today"
-        order = claim_order(probability, np.concatenate([part.holdout for part in parts]))
+        held = np.concatenate([part.holdout for part in parts])
+        order = claim_order(ids, probability, held, policy.routing.holdout)
         routes, reasons = apply_capacity(
             [(lead, day) for lead in ids], order, routes, reasons, ledger, day
         )

@@ -6,7 +6,9 @@ Two rules, applied in order, and `route_reason` names the one that decided:
 2. capacity — at most reps × leads_per_rep_per_day different leads a day (UTC, by as_of) go
    to active sales. A lead that already holds a place that day keeps it however often it is
    rescored; once the day is full, further active-sales leads go to nurturing. The places live
-   in the lead store, so that every worker process counts the same day.
+   in the lead store, so that every worker process counts the same day. Within one request
+   the leads claim in `claim_order`: the holdout takes about its share of the places granted,
+   the model's likeliest leads the rest.
 
 Days are kept to the server's clock: only a lead scored as of a day within `window_days` of
 today claims a place. One as of another day (a replay of last month, an as_of in 2099) keeps
@@ -132,15 +134,15 @@ def _day_number(day: date) -> int:
 
 def apply_capacity(
     leads: Sequence[tuple[str, date]],
-    priority: np.ndarray,
+    position: np.ndarray,
     routes: list[Route],
     reasons: list[str],
     ledger: CapacityLedger,
     today: date,
 ) -> tuple[list[Route], list[str]]:
-    """Routes after the capacity rule for (lead_id, as_of day) pairs; leads of higher
-    `priority` claim places first (`claim_order`), equal ones by lead id, so the outcome does
-    not depend on the order they came in. Leads of days outside the window keep their route.
+    """Routes after the capacity rule for (lead_id, as_of day) pairs; leads claim places in
+    ascending `position` (`claim_order`), equal ones by lead id, so the outcome does not depend
+    on the order they came in. Leads of days outside the window keep their route.
     """
     routes, reasons = list(routes), list(reasons)
     days = [day for _, day in leads]
@@ -152,7 +154,7 @@ def apply_capacity(
                 f"today ({today.isoformat()}): no capacity place claimed"
             )
     wanted = [i for i in wanted if ledger.counts(days[i], today)]
-    wanted.sort(key=lambda i: (-priority[i], leads[i][0]))
+    wanted.sort(key=lambda i: (position[i], leads[i][0]))
     granted = ledger.claim([(days[i], leads[i][0]) for i in wanted], today)
     for i, ok in zip(wanted, granted, strict=True):
         if not ok:
@@ -164,7 +166,31 @@ def apply_capacity(
     return routes, reasons
 
 
-def claim_order(probability: np.ndarray, holdout: np.ndarray) -> np.ndarray:
-    """Who claims active-sales places first: holdout leads (so the model's ranking does not
-    decide which of them sales gets), then the likeliest."""
-    return np.where(holdout, 2.0, 0.0) + np.asarray(probability)
+def claim_order(
+    lead_ids: Sequence[str], probability: np.ndarray, held: np.ndarray, holdout: HoldoutConfig
+) -> np.ndarray:
+    """Each lead's position in the queue for active-sales places (`apply_capacity` claims in
+    ascending position): two queues merged so that the holdout gets about `holdout.share` of
+    any run of places, however many leads want one. The model's leads queue by descending
+    probability, the j-th at (j + 0.5) / (1 − share). The holdout's (`held`) queue by their
+    membership hash (`in_holdout`), which the model never sees, the k-th at (k + 0.5) / share:
+    the model does not decide which of them sales gets, nor can a big holdout (a nightly
+    rescore of 200,000 leads holds about 10,000) take every place of the day. One lead alone
+    is one claim, whichever queue it is in.
+    """
+    ids = np.asarray(lead_ids, dtype=str)
+    held = np.asarray(held, dtype=bool)
+    position = np.empty(len(ids))
+    model = np.flatnonzero(~held)
+    ranked = model[np.lexsort((ids[model], -np.asarray(probability)[model]))]
+    position[ranked] = _spaced(len(ranked), 1 - holdout.share)
+    drawn = np.flatnonzero(held)
+    drawn = drawn[np.lexsort((ids[drawn], unit_hash(ids[drawn].tolist(), holdout.salt)))]
+    position[drawn] = _spaced(len(drawn), holdout.share)
+    return position
+
+
+def _spaced(count: int, share: float) -> np.ndarray:
+    """Positions of a queue that takes `share` of the places: one every 1 / share, the first
+    half a step in, so two queues interleave at their shares from the start."""
+    return (np.arange(count) + 0.5) / share

@@ -66,7 +66,7 @@ def expected(
         BatchPlaces(), routing.capacity.leads_per_day, routing.capacity.window_days
     )
     days = [(lead.lead_id, moment.date()) for lead, moment in zip(leads, as_of, strict=True)]
-    order = claim_order(scores.probability, scores.holdout)
+    order = claim_order(scores.lead_ids, scores.probability, scores.holdout, routing.holdout)
     route, reason = apply_capacity(
         days, order, scores.route, scores.route_reason, ledger, now.date()
     )

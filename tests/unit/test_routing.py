@@ -21,6 +21,7 @@ from serving.routing import (
     claim_order,
     in_holdout,
 )
+from training.folds import unit_hash
 from training.policy import EconomicsConfig, HoldoutConfig, RoutingConfig
 
 ROUTING = RoutingConfig.model_validate(
@@ -33,6 +34,8 @@ ROUTING = RoutingConfig.model_validate(
         ]
     }
 )
+NO_HOLDOUT = HoldoutConfig(share=0)
+NONE_HELD = np.zeros(3, dtype=bool)
 DAY = date(2026, 11, 28)
 NEXT = date(2026, 11, 29)
 
@@ -112,7 +115,7 @@ def test_capacity_serves_the_likeliest_leads_of_a_batch_first(tmp_path: Path) ->
     ledger = CapacityLedger(store_at(tmp_path / "store.db"), leads_per_day=1, window_days=1)
     routes, reasons = apply_capacity(
         [("low", DAY), ("high", DAY), ("cold", DAY)],
-        np.array([0.3, 0.9, 0.01]),
+        claim_order(["low", "high", "cold"], np.array([0.3, 0.9, 0.01]), NONE_HELD, NO_HOLDOUT),
         ["active_sales", "active_sales", "nurturing"],
         ["tier B", "tier A", "tier D"],
         ledger,
@@ -129,7 +132,7 @@ def test_days_outside_the_window_neither_take_nor_free_todays_places(tmp_path: P
     assert ledger.claim([(DAY, "a")], DAY) == [True]
     far = [("b", date(2099, 12, 31)), ("c", date(2026, 1, 1))]
     routes, reasons = apply_capacity(
-        far, np.array([0.9, 0.8]), ["active_sales"] * 2, ["tier A"] * 2, ledger, DAY
+        far, np.array([0.5, 1.5]), ["active_sales"] * 2, ["tier A"] * 2, ledger, DAY
     )
     assert routes == ["active_sales"] * 2  # the tier's route; no place taken
     assert "as_of 2099-12-31 is not within 1 days of today (2026-11-28)" in reasons[0]
@@ -150,7 +153,7 @@ def test_the_holdout_share_lies_within_its_binomial_interval_over_10000_leads() 
     assert (other != held).sum() > 1_000  # another salt draws another holdout
 
 
-def test_holdout_leads_go_by_the_rule_and_claim_places_first() -> None:
+def test_holdout_leads_go_by_the_rule_whatever_their_score() -> None:
     routing = ROUTING.model_copy(update={"holdout": HoldoutConfig(share=0.5, salt="s")})
     ids = [f"L{i}" for i in range(40)]
     assigned = assign_routes(ids, np.zeros(len(ids)), routing)  # tier D: nurturing
@@ -159,16 +162,80 @@ def test_holdout_leads_go_by_the_rule_and_claim_places_first() -> None:
     assert {assigned.route[i] for i in np.flatnonzero(held)} == {"active_sales"}
     assert {assigned.route[i] for i in np.flatnonzero(~held)} == {"nurturing"}
     assert assigned.route_reason[int(np.flatnonzero(held)[0])].startswith("holdout: 50% of leads")
-    ledger = CapacityLedger(BatchPlaces(), leads_per_day=1, window_days=0)
-    probability = np.where(held, 0.01, 0.99)  # the model would rather have the others
-    routes = ["active_sales"] * len(ids)
+
+
+HOLDOUT = HoldoutConfig(share=0.05, salt="leadscore-2026")
+
+
+def sent_to_sales(ids: list[str], probability: np.ndarray, holdout: HoldoutConfig) -> np.ndarray:
+    """Whether each lead of one request goes to active sales: tiers, holdout, 300 places."""
+    routing = ROUTING.model_copy(update={"holdout": holdout})
+    assigned = assign_routes(ids, 100 * probability, routing)
+    ledger = CapacityLedger(BatchPlaces(), leads_per_day=300, window_days=0)
     routes, _ = apply_capacity(
         [(lead, DAY) for lead in ids],
-        claim_order(probability, held),
-        routes,
-        [""] * len(ids),
+        claim_order(ids, probability, assigned.holdout, holdout),
+        assigned.route,
+        assigned.route_reason,
         ledger,
         DAY,
     )
-    winner = routes.index("active_sales")
-    assert held[winner] and routes.count("active_sales") == 1
+    return np.array([route == "active_sales" for route in routes])
+
+
+def pool(size: int) -> tuple[list[str], np.ndarray]:
+    """A nurture pool: ids and probabilities, about 17% of them tier A or B."""
+    return [f"lead-{i:05d}" for i in range(size)], np.random.default_rng(7).beta(1, 8, size)
+
+
+def test_the_holdout_takes_its_share_of_a_big_pools_places_not_all_of_them() -> None:
+    ids, probability = pool(10_000)
+    held = in_holdout(ids, HOLDOUT)
+    assert held.sum() > 300  # the old rule (holdout first) gave the holdout all 300 places
+    sales = sent_to_sales(ids, probability, HOLDOUT)
+    assert sales.sum() == 300
+    assert 14 <= (sales & held).sum() <= 16
+    model = np.flatnonzero(~held)
+    likeliest = model[np.argsort(-probability[model])[: (sales & ~held).sum()]]
+    assert set(np.flatnonzero(sales & ~held)) == set(likeliest)
+    # The holdout's places go by its hash, not by score: its first leads by hash, which are
+    # not its likeliest.
+    granted = set(np.flatnonzero(sales & held))
+    by_hash = np.flatnonzero(held)[np.argsort(unit_hash(np.array(ids)[held], HOLDOUT.salt))]
+    assert granted == set(by_hash[: len(granted)])
+    by_score = np.flatnonzero(held)[np.argsort(-probability[held])]
+    assert len(granted & set(by_score[: len(granted)])) <= 3
+
+
+def test_a_single_lead_claims_a_place_as_it_always_has() -> None:
+    ledger = CapacityLedger(BatchPlaces(), leads_per_day=2, window_days=0)
+    ids, probability = pool(200)
+    held = in_holdout(ids, HOLDOUT)
+    lone = [int(np.flatnonzero(held)[0]), *np.flatnonzero(~held)[:2].tolist()]
+    granted = []
+    for i in lone:  # a holdout lead, then two of the model's, one request each
+        routes, _ = apply_capacity(
+            [(ids[i], DAY)],
+            claim_order([ids[i]], probability[i : i + 1], held[i : i + 1], HOLDOUT),
+            ["active_sales"],
+            [""],
+            ledger,
+            DAY,
+        )
+        granted.append(routes == ["active_sales"])
+    assert granted == [True, True, False]  # first come, first served, holdout or not
+
+
+def test_no_holdout_gives_every_place_to_the_likeliest_leads() -> None:
+    ids, probability = pool(10_000)
+    sales = sent_to_sales(ids, probability, HOLDOUT.model_copy(update={"share": 0}))
+    assert set(np.flatnonzero(sales)) == set(np.argsort(-probability)[:300])
+
+
+def test_the_places_do_not_depend_on_the_order_leads_come_in() -> None:
+    ids, probability = pool(2_000)
+    sales = sent_to_sales(ids, probability, HOLDOUT)
+    order = np.random.default_rng(3).permutation(len(ids))
+    shuffled = sent_to_sales([ids[i] for i in order], probability[order], HOLDOUT)
+    assert (shuffled == sales[order]).all()
+    assert (sent_to_sales(ids, probability, HOLDOUT) == sales).all()
