@@ -131,19 +131,20 @@ def check_tables(
 def _read(
     folder: Path, name: str, problems: list[str], leads: Sequence[str] | None
 ) -> pl.DataFrame | None:
+    from features.partition import part_folders  # it builds on this module
+
     path = table_path(folder, name)
-    if path is None and (parts := _partitions(folder)):
+    if path is None and (parts := part_folders(folder)):  # `simulate --partitions`: one folder
         frames = [_read(part, name, problems, leads) for part in parts]
         return None if any(f is None for f in frames) else pl.concat(frames, how="vertical")
     if path is None:
         problems.append(f"{name}: no {name}.parquet or {name}.csv in {folder}")
         return None
     try:
-        scan = (
-            pl.scan_parquet(path)
-            if path.suffix == ".parquet"
-            else pl.scan_csv(path, infer_schema=False)
-        )
+        if path.suffix == ".parquet":
+            scan = pl.scan_parquet(path)
+        else:
+            scan = pl.scan_csv(path, infer_schema=False)
         if leads is not None:
             scan = scan.filter(pl.col(c.LEAD_ID).is_in(list(leads)))
         frame = scan.collect()
@@ -157,13 +158,6 @@ def _read(
     if name == c.LEADS and not missing and frame.height == 0:
         problems.append(f"{name}: no rows")
     return None if missing else frame
-
-
-def _partitions(folder: Path) -> list[Path]:
-    """The partitions of a partitioned data folder (`simulate --partitions`), read as one."""
-    from features.partition import part_folders  # it builds on this module
-
-    return part_folders(folder)
 
 
 def _normalise(frame: pl.DataFrame, spec: c.TableSpec, problems: list[str]) -> pl.DataFrame:

@@ -31,8 +31,7 @@ def publish(out: Path, write: Callable[[Path], None]) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         partial = parent / f".{out.name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)  # a killed run's files are not this run's
-        partial.mkdir()
+        partial.mkdir(exist_ok=True)  # a killed run's files of the same names are overwritten
         write(partial)
         for path in partial.iterdir():
             _sync(path)
@@ -51,6 +50,16 @@ def publish(out: Path, write: Callable[[Path], None]) -> Path:
         if old != version:
             shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def clear(folder: Path) -> None:
+    """Empty the folder `publish` hands a writer whose file names vary from run to run (a
+    partition count): a killed run's extra files must not be published with this run's."""
+    for leftover in folder.iterdir():
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
 
 
 def _sync(path: Path) -> None:

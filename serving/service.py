@@ -169,7 +169,12 @@ class LeadScoring:
         if self.ledger is not None:
             routes, reasons = apply_capacity(
                 list(zip(scores.lead_ids, [moment.date() for moment in as_of], strict=True)),
-                claim_order(scores.probability, scores.holdout),
+                claim_order(
+                    scores.lead_ids,
+                    scores.probability,
+                    scores.holdout,
+                    SETTINGS.policy.routing.holdout,
+                ),
                 scores.route,
                 scores.route_reason,
                 self.ledger,

@@ -50,8 +50,9 @@ class HoldoutConfig(FrozenConfig):
 
     Membership is a stable hash of the salt and the lead id: a lead is in or out for good,
     whoever scores it and however often, and the same share of every source and period is in.
-    The rule sends every holdout lead to `route` whatever its score; holdout leads claim
-    active-sales places before the model's, so capacity does not consult the model for them.
+    The rule sends every holdout lead to `route` whatever its score. Of the active-sales places
+    one request is granted, the holdout takes about `share`, its leads in the order of their
+    hash, not their score (serving/routing.py `claim_order`).
     """
 
     share: float = Field(0.0, ge=0, le=0.5, description="0: no holdout")

@@ -22,6 +22,7 @@ import polars as pl
 from features.spec import FeatureSpec
 from features.tables import load_data
 from features.vectors import block_frame, open_leads, table_features, to_ms
+from serving.publish import clear
 from serving.rescore import (
     Pool,
     PoolScores,
@@ -122,6 +123,7 @@ def features_on_dask(
 ) -> int:
     """`leadscore features` per partition, each written as `out/part-NNNNN.parquet`; the
     number of leads written."""
+    clear(out)  # a killed run's parts, maybe more than these
     written = client.gather(
         client.map(
             _features_part,

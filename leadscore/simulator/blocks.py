@@ -22,7 +22,6 @@ complete-looking folder, and an earlier partitioned output stays whole until it 
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from leadscore.simulator.simulate import (
     draw,
 )
 from leadscore.simulator.summary import Counts, figures, print_summary
-from serving.publish import publish
+from serving.publish import clear, publish
 
 SHARED_STREAM, BLOCK_STREAM = 0, 1
 
@@ -115,11 +114,7 @@ def simulate_partitioned(
 
 def _write_blocks(world: World, run: PartitionedRun, folder: Path) -> Counts:
     """Draw every block and append its rows to the partitions under `folder`; their counts."""
-    for leftover in folder.iterdir():  # of a killed run: its partitions must not be published
-        if leftover.is_dir():
-            shutil.rmtree(leftover)
-        else:
-            leftover.unlink()
+    clear(folder)  # a killed run's partitions must not be published with these
     config = world.config
     blocks = list(
         spans(calendar(config.start, run.months), run.leads_per_month, config.block_leads)

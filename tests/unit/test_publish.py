@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from serving.publish import publish
+from serving.publish import clear, publish
 
 
-def _write(names: list[str]):
+def _write(names: list[str], first: Callable[[Path], None] = lambda _: None):
     def write(folder: Path) -> None:
+        first(folder)
         for name in names:
             (folder / name).write_text(name)
 
     return write
 
 
-def test_a_killed_runs_leftovers_are_not_published_with_the_next_run(tmp_path: Path) -> None:
+def test_a_killed_runs_extra_parts_are_not_published_by_a_writer_that_clears(
+    tmp_path: Path,
+) -> None:
+    """A killed 16-partition run left part-00010; this run writes 2 parts."""
     out = tmp_path / "scores"
     leftover = tmp_path / ".scores.partial"
-    leftover.mkdir()
+    (leftover / "part-00003").mkdir(parents=True)
     (leftover / "part-00010.parquet").write_text("from a killed run of 16 partitions")
-    publish(out, _write(["part-00000.parquet", "part-00001.parquet"]))
+    publish(out, _write(["part-00000.parquet", "part-00001.parquet"], first=clear))
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
 
 
