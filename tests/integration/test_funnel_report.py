@@ -186,8 +186,9 @@ def test_model_routing_beats_random_order_and_is_logged(
     # A snapshot is a weekly look (and a sample beyond the row budget): K is scaled so.
     run_id_of_champion = registry.run_of(CONVERSION, 1)
     facts = mlflow.artifacts.load_dict(f"runs:/{run_id_of_champion}/data_fingerprint.json")
-    k = round(300 * facts["snapshot_sample_rate"] / 7)
-    assert k == 43  # this folder's snapshots all fit the budget: 300 / 7
+    rate = facts["snapshot_sample_rate"]
+    assert 0.1 < rate < 1  # the 100,000-row budget samples this folder's snapshots
+    k = round(300 * rate / 7)
     assert r.leads_per_snapshot_day == k
     # The rows are the champion's out-of-fold backtest rows: a model that had not seen them.
     oof = pl.read_parquet(
