@@ -5,8 +5,8 @@ the data: 500,000 rows of ~50 features are ~0.2 GB, which one machine fits. So t
 partitions build their snapshots and features, the sample is gathered here, and training
 runs as in one process; `lightgbm.dask` would pay only for a training set no machine holds
 (1M × 50 rows on this VM: 43 s plain against 67 s on Dask, issue 18). Four passes over the
-partitions, each a small answer per partition: the data's facts (its end labels every
-partition), the sample's draws, the labelled rows with their features, and the event mix of
+partitions, each a small answer per partition: the data's facts and leads (its end labels
+every partition), the sample's draws, the labelled rows with their features, and the event mix of
 the reference period.
 """
 
@@ -37,14 +37,15 @@ def training_set_on_dask(
     client: Client, folders: list[str], features: FeatureConfig, seed: int
 ) -> TrainingSet:
     """`training.dataset.build_training_set` over the partitions: the same rows and features."""
-    facts = reduce(add, client.gather(client.map(_facts, folders, pure=False)))
+    facts_and_leads = client.gather(client.map(_facts_and_leads, folders, pure=False))
+    facts = reduce(add, [part_facts for part_facts, _ in facts_and_leads])
+    leads = pl.concat([part_leads for _, part_leads in facts_and_leads], how="vertical")
     budget = features.snapshot_row_budget
     draws = client.gather(
         client.map(_draws, folders, features=features, end=facts.end, seed=seed, pure=False)
     )
     total = sum(count for count, _ in draws)
     bound = sample_bound(np.concatenate([smallest for _, smallest in draws]), budget)
-    leads = pl.concat(client.gather(client.map(_leads, folders, pure=False)), how="vertical")
     every_attribute = FeatureSpec.fit(features, leads)
     parts = client.gather(
         client.map(
@@ -64,8 +65,9 @@ def training_set_on_dask(
     return TrainingSet(leads, facts, mix, features, rows.drop("_at"), block, rate)
 
 
-def _facts(folder: str) -> DataFacts:
-    return DataFacts.of(load_data(folder))
+def _facts_and_leads(folder: str) -> tuple[DataFacts, pl.DataFrame]:
+    data = load_data(folder)
+    return DataFacts.of(data), data.leads
 
 
 def _draws(
@@ -76,10 +78,6 @@ def _draws(
     hashes = sample_hashes(every_snapshot(load_data(folder), features, end), seed).to_numpy()
     keep = min(len(hashes), features.snapshot_row_budget)
     return len(hashes), np.partition(hashes, keep - 1)[:keep] if keep else hashes
-
-
-def _leads(folder: str) -> pl.DataFrame:
-    return load_data(folder).leads
 
 
 def _labelled(
