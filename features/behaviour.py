@@ -19,9 +19,11 @@ import numpy as np
 from features.catalog import Behaviour
 from features.config import FeatureConfig
 from features.contract import OTHER_EVENT
+from features.threads import run_all
 
 DAY_MS = 86_400_000
 _INT64_MAX = np.iinfo(np.int64).max
+PARALLEL_SORT = 1_000_000  # events from which the index's two sorts run side by side
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,13 @@ class EventIndex:
                 "score fewer leads at once"
             )
         rel = ts_ms - t0
-        type_keys = np.sort((lead_codes * n_types + type_codes) * span + rel)
-        lead_keys = np.sort(lead_codes * span + rel)
+        type_keys, lead_keys = run_all(
+            [
+                lambda: np.sort((lead_codes * n_types + type_codes) * span + rel),
+                lambda: np.sort(lead_codes * span + rel),
+            ],
+            parallel=len(rel) >= PARALLEL_SORT,
+        )
         lead_of, rel_sorted = np.divmod(lead_keys, span)
         day = (rel_sorted + t0) // DAY_MS
         new_day = np.ones(len(lead_keys), dtype=bool)

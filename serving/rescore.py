@@ -22,7 +22,6 @@ import polars as pl
 
 from features import contract as c
 from features.errors import LeadscoreError
-from features.store.lead_store import LeadStore
 from features.tables import LeadData
 from features.vectors import leads_at, open_leads, table_features, to_matrix, to_ms
 from serving.decisions import rescore_decisions
@@ -236,6 +235,8 @@ def run_rescore(
 
 def record_decisions(store_url: str, folder: Path, policy: Policy) -> int:
     """Keep a published rescore's decisions in the store it read (one transaction)."""
+    from features.store.lead_store import LeadStore  # SQLAlchemy only when a store is used
+
     frame = pl.read_parquet(folder / SCORES)
     LeadStore(store_url).record_decisions(
         rescore_decisions(frame, policy.routing.holdout, datetime.now(UTC))
