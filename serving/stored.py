@@ -119,16 +119,19 @@ async def score_lead(lead_id: str, request: Request) -> Response:
     body = await _decoded(request, ScoreAt, lead_id)
     if isinstance(body, Rejected):
         return _refuse(body)
-    answers = await asyncio.to_thread(
-        _score_stored, _service(), lead_id, body.as_of, request_caller()
-    )
+    # On the event loop, as /score is: a few ms of work in short statements. Through a
+    # worker thread it cost 1.2 ms more at p50 and a third of the answers per second at c=8
+    # (the threads' GIL hand-offs); the price is that a long writer elsewhere (a bulk load)
+    # holding the store's write lock pauses this worker's loop until it commits.
+    answers = _score_stored(_service(), lead_id, body.as_of, request_caller())
     if isinstance(answers, Response):
         return answers
     return Response(_ENCODER.encode(answers[0]), media_type="application/json")
 
 
 def _score_stored(service: Any, lead_id: str, as_of: datetime | None, caller: str) -> Any:
-    """Read the lead's history and score it as /score would, in one worker thread."""
+    """Read the lead's history and score it as /score would; the decision is committed
+    before the answer."""
     history = service.store.history(lead_id)
     if history is None:
         return _refuse(rejected(404, "unknown_lead", "lead_id", f"{lead_id!r} is not stored"))

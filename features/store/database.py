@@ -168,7 +168,8 @@ def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) 
 
 
 def fetch_rows(connection: Connection, query: TextClause, params: dict[str, Any]) -> list[tuple]:
-    """Rows of a small query on the request path, straight from the driver's cursor.
+    """Rows of a small statement on the request path, straight from the driver's cursor
+    (none for a statement that returns none, such as an INSERT).
 
     SQLAlchemy's result layer cost more than SQLite's own work on a stored score's read of a
     lead's 200 events (0.36 ms against 0.17 ms, BENCHMARKS.md "Lead store"), so the statement
@@ -178,7 +179,7 @@ def fetch_rows(connection: Connection, query: TextClause, params: dict[str, Any]
     cursor = connection.connection.cursor()
     try:
         cursor.execute(statement, tuple(params[name] for name in order) if order else params)
-        return cursor.fetchall()
+        return cursor.fetchall() if cursor.description is not None else []
     finally:
         cursor.close()
 

@@ -32,6 +32,10 @@ _LEAD = text(
 )
 _EVENTS = text("SELECT ts, event_type FROM events WHERE lead_id = :lead_id ORDER BY ts")
 _ATTRIBUTES = msgspec.json.Decoder(dict[str, Any])
+# The capacity claim's reads, on every score in the capacity window: driver statements too.
+_LOCK_PLACES = text("SELECT pg_advisory_xact_lock(:key)")
+_FORGET_PLACES = text("DELETE FROM capacity_claims WHERE day < :before")
+_HELD_PLACES = text("SELECT lead_id FROM capacity_claims WHERE day = :day")
 
 
 class LeadStore:
@@ -149,21 +153,20 @@ class LeadStore:
         """
         with db.writing(self.engine) as connection:
             if connection.dialect.name == "postgresql":  # SQLite: the IMMEDIATE write lock
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACES})
-            places = s.capacity_claims
-            connection.execute(places.delete().where(places.c.day < forget_before))
-            held: dict[int, set[str]] = {}
-            for day in {day for day, _ in wanted}:
-                rows = connection.execute(select(places.c.lead_id).where(places.c.day == day))
-                held[day] = set(rows.scalars())
+                db.fetch_rows(connection, _LOCK_PLACES, {"key": PLACES})
+            db.fetch_rows(connection, _FORGET_PLACES, {"before": forget_before})
+            held = {
+                day: {lead for (lead,) in db.fetch_rows(connection, _HELD_PLACES, {"day": day})}
+                for day in {day for day, _ in wanted}
+            }
             granted, new = [], []
             for day, lead_id in wanted:
                 if lead_id not in held[day] and len(held[day]) < per_day:
                     held[day].add(lead_id)
                     new.append({"day": day, "lead_id": lead_id})
                 granted.append(lead_id in held[day])
-            if new:
-                connection.execute(insert(places), new)
+            if new:  # at most the day's capacity: most claims find their place held or none
+                connection.execute(insert(s.capacity_claims), new)
         return granted
 
     def load(self, data: LeadData, changed_by: str, now: datetime) -> dict[str, int]:
