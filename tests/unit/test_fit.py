@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 from features.config import FeatureConfig
 from features.spec import FeatureSpec
+from training import linear
 from training.config import BoosterParams, TrainConfig
 from training.fit import Rows, best_rounds, boost
 from training.linear import LinearBase
@@ -96,7 +97,9 @@ def _linear_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
     return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
 
 
-def test_the_linear_base_is_a_logistic_regression_with_exact_contributions() -> None:
+def test_the_linear_base_is_a_logistic_regression_with_exact_contributions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     X, y = _linear_data(np.random.default_rng(2), 5000)
     base = LinearBase.fit(X, y, categorical=[2])
     contributions = base.contributions(X)
@@ -126,6 +129,10 @@ def test_the_linear_base_is_a_logistic_regression_with_exact_contributions() -> 
     np.testing.assert_allclose(base.logit(unseen), base.logit(missing))
     again = LinearBase.from_dict(base.to_dict())
     np.testing.assert_array_equal(again.logit(X), base.logit(X))
+    # In chunks on threads (the batch's 200,000 rows) the logits are the same, in order.
+    whole = base.logit(X)
+    monkeypatch.setattr(linear, "LOGIT_ROWS", 300)
+    np.testing.assert_array_equal(base.logit(X), whole)
 
 
 def test_a_conversion_model_grown_from_the_linear_base_explains_its_own_logit() -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from features import behaviour, vectors
 from features.config import FeatureConfig
 from features.contract import KNOWN_EVENT_TYPES
 from features.spec import FeatureSpec
@@ -192,6 +193,21 @@ def test_one_lead_at_a_time_equals_the_batch(
         ]
     )
     assert np.array_equal(batch, single, equal_nan=True)
+
+
+def test_table_features_on_threads_equal_one_pass(
+    data: LeadData, spec: FeatureSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's features are computed in row chunks on a thread pool and its event index
+    sorted by two threads at once; neither may change a value or the row order."""
+    ids, as_of_us = sample_rows(data, ROWS, seed=2)
+    as_of_ms = as_of_us // 1000
+    whole = to_matrix(spec, table_features(data, spec, ids, as_of_ms))
+    monkeypatch.setattr(vectors, "CHUNK_ROWS", 37)  # 17 chunks of the 600 rows
+    monkeypatch.setattr(behaviour, "PARALLEL_SORT", 0)  # any index sorts on two threads
+    chunked = table_features(data, spec, ids, as_of_ms)
+    assert chunked.lead_ids == list(ids)
+    assert np.array_equal(to_matrix(spec, chunked), whole, equal_nan=True)
 
 
 def read_raw(folder: Path, table: str) -> pd.DataFrame:
