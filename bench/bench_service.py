@@ -322,6 +322,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
     block = record_features(spec, records, as_of)
     X = to_matrix(spec, block)
     phi = model.contributions(X, threads)
+    shap = "tables" if model.shap is not None else f"pred_contrib, {threads} threads"
     scores = score_records(pair, records, as_of, policy, threads=threads)
     steps = {
         "decode + validate JSON (msgspec)": lambda: decode(batch_body),
@@ -332,7 +333,7 @@ def batch_breakdown(batch_body: bytes) -> dict[str, float]:
             spec, record_features(spec, records, as_of)
         ),
         "conversion predict": lambda: model.predict(X, threads),
-        f"TreeSHAP (pred_contrib, {threads} threads)": lambda: model.contributions(X, threads),
+        f"TreeSHAP ({shap})": lambda: model.contributions(X, threads),
         "velocity forecast": lambda: pair.velocity.forecast(X, threads),
         "fit/engagement + reasons + notes": lambda: (
             split_scores(model, phi),

@@ -1,8 +1,9 @@
 """Why a lead scored as it did: exact TreeSHAP reasons, the fit/engagement split, input notes.
 
-The definitions, in one place. LightGBM's TreeSHAP (`pred_contrib`) splits the booster's raw
-log-odds of a lead exactly: raw = bias + Σ_static φ_j + Σ_behaviour φ_j, where bias is the
-training average and φ_j feature j's contribution. With the calibrator `cal` and σ(z)=1/(1+e^-z):
+The definitions, in one place. TreeSHAP (training/treeshap.py, equal to LightGBM's
+`pred_contrib`) splits the booster's raw log-odds of a lead exactly:
+raw = bias + Σ_static φ_j + Σ_behaviour φ_j, where bias is the training average and φ_j
+feature j's contribution. With the calibrator `cal` and σ(z)=1/(1+e^-z):
 
     score      = 100 · cal(σ(raw))                     = 100 × probability
     fit        = 100 · cal(σ(bias + Σ_static φ_j))     the score from static attributes alone

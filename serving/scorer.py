@@ -3,7 +3,7 @@
 Pure — LightGBM and numpy on a loaded pair (training/pair.py), no registry, no BentoML, no
 HTTP — so that the service, its tests and batch rescoring share one arithmetic. Every feature
 comes from features/ with each model's own spec; the only model calls are one predict and one
-pred_contrib (conversion) and one forecast (velocity) for all the leads at once. The capacity
+TreeSHAP (conversion) and one forecast (velocity) for all the leads at once. The capacity
 rule, which needs shared state, is applied by the caller (serving/routing.py).
 """
 

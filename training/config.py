@@ -39,8 +39,8 @@ class BoosterParams(FrozenConfig):
     max_depth: int = Field(
         -1,
         ge=-1,
-        description="deepest path of a tree, -1 unbounded; exact TreeSHAP costs leaves × depth²"
-        " a tree, so the reasons every answer carries need shallow trees",
+        description="deepest path of a tree, -1 unbounded; the reasons every answer carries are"
+        " exact TreeSHAP, from tables for trees of depth ≤ 6 (training/treeshap.py)",
     )
     min_child_samples: int = Field(100, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)

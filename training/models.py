@@ -8,7 +8,7 @@ booster is LightGBM's text format, calibration and the hazard baseline are small
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from features.spec import FeatureSpec
 from training.linear import LinearBase
+from training.treeshap import TreeShap
 
 EPS = 1e-6
 BOOSTER_FILE = "booster.txt"
@@ -85,6 +86,11 @@ class ConversionModel:
     calibrator: Calibrator
     spec: FeatureSpec
     linear: LinearBase | None = None
+    shap: TreeShap | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Tabulate TreeSHAP once, where the model is built or loaded, not in a request."""
+        object.__setattr__(self, "shap", TreeShap.of(self.booster))
 
     def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Uncalibrated probabilities; one thread by default (a request is a few rows)."""
@@ -98,8 +104,13 @@ class ConversionModel:
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Exact contributions in log-odds of the raw model: one column per feature, then the
-        bias. TreeSHAP for the trees plus each feature's linear term against its mean."""
-        trees = self.booster.predict(X, pred_contrib=True, num_threads=threads)
+        bias. TreeSHAP for the trees (from tables; LightGBM's recursion, on `threads`, for
+        trees too deep to tabulate) plus each feature's linear term against its mean."""
+        trees = (
+            self.shap.contributions(X)
+            if self.shap is not None
+            else self.booster.predict(X, pred_contrib=True, num_threads=threads)
+        )
         return trees if self.linear is None else trees + self.linear.contributions(X)
 
     def save(self, folder: Path) -> Path:

@@ -80,7 +80,7 @@ def importance(names: list[str], gain: np.ndarray, top: int = 20) -> Figure:
 
 
 def shap_summary(names: list[str], contrib: np.ndarray, top: int = 20) -> Figure:
-    """Mean |TreeSHAP| per feature, from LightGBM's own pred_contrib."""
+    """Mean |TreeSHAP| per feature, as the service explains its answers."""
     mean_abs = np.abs(contrib[:, :-1]).mean(axis=0)
     order = np.argsort(mean_abs)[-top:]
     fig, ax = plt.subplots(figsize=(6, 6))

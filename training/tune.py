@@ -42,8 +42,9 @@ def suggest(trial: optuna.Trial | optuna.trial.FixedTrial, fixed: BoosterParams)
     """The search space; rounds and early stopping stay as configured.
 
     Depth, not leaf count, is searched, and each tree gets all 2^depth leaves: every answer of
-    the service carries exact TreeSHAP reasons, whose cost grows with depth squared, so the
-    space stops at depth 5 (configs/train.yaml explains the default, 3).
+    the service carries exact TreeSHAP reasons, tabulated per leaf pair in 2^depth cases
+    (training/treeshap.py), so the space stops at depth 5 (configs/train.yaml explains the
+    default, 3).
     """
     depth = trial.suggest_int("max_depth", 2, 5)
     return fixed.model_copy(
