@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from features.threads import run_all
 from features.vectors import FeatureBlock, LeadRecord, record_features, to_matrix
 from serving.explain import Note, input_notes, split_scores, top_reasons
 from serving.routing import assign_routes
+from training.models import VelocityAnswer
 from training.pair import ModelPair
 from training.policy import Policy, Route
 
@@ -142,15 +144,21 @@ def score_block(
     explains only the rows it sends to sales, with `explain_rows`.
     """
     rows = len(inputs.X)
-    probability = pair.conversion.predict(inputs.X, threads)
-    if explain:
-        fit, engagement, reasons = explain_rows(pair, inputs, threads)
+
+    def predict() -> tuple[np.ndarray, VelocityAnswer]:
+        conversion = pair.conversion.predict(inputs.X, threads)
+        return conversion, pair.velocity.answer(inputs.velocity_X, threads)
+
+    if explain:  # LightGBM's predictions (GIL released) beside TreeSHAP and the reasons
+        (probability, velocity), (fit, engagement, reasons) = run_all(
+            [predict, lambda: explain_rows(pair, inputs, threads)], parallel=threads > 1
+        )
     else:
+        probability, velocity = predict()
         fit = engagement = np.full(rows, np.nan)
         reasons = [NO_REASONS] * rows  # one shared value: 200,000 dicts would cost seconds
     score = np.round(100 * probability, 1)
     assigned = assign_routes(inputs.block.lead_ids, score, policy.routing)
-    velocity = pair.velocity.answer(inputs.velocity_X, threads)
     return Scores(
         lead_ids=list(inputs.block.lead_ids),
         as_of_ms=inputs.block.as_of_ms,

@@ -25,6 +25,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from scipy import sparse
 
 from features.threads import map_rows
 
@@ -164,9 +165,7 @@ class TreeShap:
     paths: np.ndarray  # (pairs, longest path) the split nodes of each pair's path, padded
     offsets: np.ndarray  # (pairs, 1) where each pair's patterns start in the table
     table: np.ndarray  # (features on a path, pairs × 2^longest path) contributions by pattern
-    order: np.ndarray  # the (feature on a path, pair) values sorted by the feature they add to,
-    starts: np.ndarray  # where each feature's run starts in that order,
-    features: np.ndarray  # and which feature it is (the bias column for padding)
+    adds: sparse.csr_array  # (features + 1, slots × pairs): 1 where a value adds to a feature
     bias: float  # Σ trees' expected values: the bias column
     n_features: int
 
@@ -224,17 +223,17 @@ class TreeShap:
             )
             for leaf, leaf_phi in zip(leaves, phi, strict=True):
                 table[leaf.pair, :, :n] += leaf_phi[leaf.mask]
-        adds_to = feature_of.T.ravel()  # slot-major, as `_lookup` stacks the values
-        order = np.argsort(adds_to, kind="stable")
-        starts = np.flatnonzero(np.r_[True, adds_to[order][1:] != adds_to[order][:-1]])
+        adds_to = feature_of.T.ravel()  # slot-major, as `_lookup` stacks the values; padding
+        adds = sparse.csr_array(  # adds to the bias column, which is set afterwards
+            (np.ones(len(adds_to)), (adds_to, np.arange(len(adds_to)))),
+            shape=(n_features + 1, len(adds_to)),
+        )
         return cls(
             splits,
             padded,
             (np.arange(len(paths), dtype=np.intp) << length)[:, None],
             np.ascontiguousarray(table.reshape(-1, slots).T),
-            order,
-            starts,
-            adds_to[order][starts],
+            adds,
             bias,
             n_features,
         )
@@ -251,9 +250,10 @@ class TreeShap:
         for position in range(1, self.paths.shape[1]):
             pattern |= left[self.paths[:, position]] << position
         index = pattern + self.offsets
-        values = np.concatenate([np.take(column, index) for column in self.table])
-        sums = np.add.reduceat(values[self.order], self.starts, axis=0)
-        out = np.zeros((len(X), self.n_features + 1))
-        out[:, self.features] = sums.T
+        pairs = len(self.paths)
+        values = np.empty((len(self.table) * pairs, len(X)))
+        for slot, column in enumerate(self.table):
+            np.take(column, index, out=values[slot * pairs : (slot + 1) * pairs])
+        out = np.ascontiguousarray((self.adds @ values).T)  # (rows, features + 1)
         out[:, self.n_features] = self.bias
         return out
