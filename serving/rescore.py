@@ -12,6 +12,7 @@ import json
 import resource
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,8 @@ class PoolScores:
 # Top reasons (JSON) of the rows a mask marks, None elsewhere: from features at hand (one
 # process), or rebuilt in the partitions that hold the rows (leadscore/engine).
 Explain = Callable[[np.ndarray], list[str | None]]
+# Something else to do with the scores while the run publishes them: it ends with the block.
+Keep = Callable[[pl.DataFrame], AbstractContextManager[None]]
 
 
 def score_pool(
@@ -200,11 +203,16 @@ class Written:
 
 
 def run_rescore(
-    rescorer: Callable[[ModelPair], Rescored], pool: Pool, registry: Registry, out: Path
+    rescorer: Callable[[ModelPair], Rescored],
+    pool: Pool,
+    registry: Registry,
+    out: Path,
+    keep: Keep | None = None,
 ) -> Written:
     """The nightly job: champions from the registry, rescore with them (`rescore` in this
     process, or leadscore/engine on Dask), publish the scores and the summary together as the
-    folder `out` (serving/publish.py), record the run.
+    folder `out` (serving/publish.py), record the run; `keep` (a store's decisions) runs
+    meanwhile and must end well too.
     """
     pair = registry.load_pair(*registry.champion_versions())
     result = rescorer(pair)
@@ -214,7 +222,16 @@ def run_rescore(
         result.frame.write_parquet(folder / SCORES)
         (folder / SUMMARY).write_text(json.dumps(summary, indent=1))
 
-    publish(out, write)
+    with keep(result.frame) if keep else nullcontext():
+        publish(out, write)
+        run_id = _record_run(registry, pool, out, pair, summary)
+    return Written(out, run_id, result.summary)
+
+
+def _record_run(
+    registry: Registry, pool: Pool, out: Path, pair: ModelPair, summary: dict[str, Any]
+) -> str:
+    """The run in the registry: its parameters, figures and summary; returns its id."""
     numbers = {
         k: float(v)
         for k, v in summary.items()
@@ -230,18 +247,18 @@ def run_rescore(
         run.params(params)
         run.metrics(numbers)
         run.json(summary, "rescore_summary.json")
-    return Written(out, run.id, result.summary)
+    return run.id
 
 
-def record_decisions(store_url: str, folder: Path, policy: Policy) -> int:
-    """Keep a published rescore's decisions in the store it read (one transaction)."""
+def decisions_kept(store_url: str, policy: Policy) -> Keep:
+    """A rescore's decisions kept in the store it read, in one transaction that commits
+    only once the scores are published and the run recorded (`run_rescore`)."""
     from features.store.lead_store import LeadStore  # SQLAlchemy only when a store is used
 
-    frame = pl.read_parquet(folder / SCORES)
-    LeadStore(store_url).record_decisions(
+    store = LeadStore(store_url)
+    return lambda frame: store.recording_decisions(
         rescore_decisions(frame, policy.routing.holdout, datetime.now(UTC))
     )
-    return frame.height
 
 
 def explanations(pair: ModelPair, inputs: Inputs, active: np.ndarray) -> list[str | None]:

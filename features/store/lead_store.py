@@ -7,7 +7,9 @@ A store URL is a SQLAlchemy URL: `sqlite:///data/leadscore.db` (the embedded def
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -138,11 +140,21 @@ class LeadStore:
         """Keep every score: one row per decision (schema.decisions names the columns)."""
         if columns and next(iter(columns.values())):
             with db.writing(self.engine) as connection:
-                if connection.dialect.name == "postgresql":
-                    # A decision is our record, not a caller's data: its commit need not wait
-                    # for the disk (a server crash can lose the last few hundred ms of them).
-                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                _decision_commit(connection)
                 db.append(connection, s.decisions, columns)
+
+    @contextmanager
+    def recording_decisions(self, columns: Columns) -> Iterator[None]:
+        """`record_decisions` while the block runs: the rows go to the store on a thread of
+        their own, and are committed once the block has ended and they are all written;
+        rolled back if either fails. A rescore's 200,000 rows keep the server busy for
+        2–3 s (its indexes), time the batch spends publishing and recording its run."""
+        with db.writing(self.engine) as connection:
+            _decision_commit(connection)
+            with ThreadPoolExecutor(1, thread_name_prefix="decisions") as writer:
+                written = writer.submit(db.append, connection, s.decisions, columns)
+                yield  # if the block raises, the executor waits for the thread, then rollback
+                written.result()
 
     def claim_places(
         self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int
@@ -271,6 +283,13 @@ class LeadStore:
             return connection.execute(
                 select(func.count()).select_from(s.metadata.tables[table])
             ).scalar_one()
+
+
+def _decision_commit(connection: Connection) -> None:
+    """A decision is our record, not a caller's data: on PostgreSQL its commit need not wait
+    for the disk (a server crash can lose the last few hundred ms of them)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 def _require_leads(connection: Connection, ids: set[str]) -> None:

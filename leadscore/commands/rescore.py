@@ -38,12 +38,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from features.tables import is_store_url, load_data
     from leadscore.progress import bar
-    from serving.rescore import Pool, read_previous, record_decisions, rescore, run_rescore
+    from serving.rescore import Pool, decisions_kept, read_previous, rescore, run_rescore
 
     policy = options.policy(args)
     previous = read_previous(args.previous) if args.previous else None
     registry = options.registry()
     engine = options.engine(args)
+    store = is_store_url(args.data)
+    keep = decisions_kept(args.data, policy) if store else None
     if engine.engine == "dask":
         from leadscore.engine.cluster import dask_client
         from leadscore.engine.jobs import data_end, rescore_on_dask
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 pool,
                 registry,
                 Path(args.out),
+                keep,
             )
     else:
         data, as_of = load_data(args.data).as_of(args.as_of)
@@ -66,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
                 pool,
                 registry,
                 Path(args.out),
+                keep,
             )
-    if is_store_url(args.data):
-        recorded = record_decisions(args.data, done.folder, policy)
-        print(f"  {recorded:,} decisions recorded in the store")
     summary = done.summary
+    if store:
+        print(f"  {summary.leads:,} decisions recorded in the store")
     print(f"{done.folder}/: {summary.leads:,} leads of the {args.pool} pool as of {summary.as_of}")
     print(
         f"  to active sales: {summary.to_active_sales:,} (tier rule wanted "
