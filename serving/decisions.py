@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import msgspec
 import polars as pl
 
 from features.store.records import Columns, to_us
@@ -50,11 +49,13 @@ def decision_columns(
     }
 
 
-def rescore_decisions(frame: pl.DataFrame, holdout: HoldoutConfig, scored_at: datetime) -> Columns:
-    """The decisions of a rescore's scores frame (serving/rescore.py), column by column. Its
-    reasons are JSON already and go to the store as they are; leads the batch did not explain
-    (not sent to sales) have none."""
-    columns = frame.select(
+def rescore_decisions(
+    frame: pl.DataFrame, holdout: HoldoutConfig, scored_at: datetime
+) -> pl.DataFrame:
+    """The decisions of a rescore's scores frame (serving/rescore.py), as a frame of the
+    store's columns. Its reasons are JSON already and go to the store as they are; leads the
+    batch did not explain (not sent to sales) have none."""
+    return frame.select(
         "lead_id",
         pl.col("as_of").dt.epoch("us"),
         "conversion_version",
@@ -67,12 +68,8 @@ def rescore_decisions(frame: pl.DataFrame, holdout: HoldoutConfig, scored_at: da
         "route_reason",
         "holdout",
         "input_digest",
-    ).to_dict(as_series=False)
-    reasons = frame["reasons"].fill_null(NO_REASONS).to_list()
-    rows = frame.height
-    return columns | {
-        "reasons": [msgspec.Raw(text.encode()) for text in reasons],
-        "scored_at": [to_us(scored_at)] * rows,
-        "holdout_share": [holdout.share] * rows,
-        "caller": [RESCORE_CALLER] * rows,
-    }
+        pl.col("reasons").fill_null(NO_REASONS),
+        scored_at=pl.lit(to_us(scored_at), pl.Int64),
+        holdout_share=pl.lit(holdout.share, pl.Float64),
+        caller=pl.lit(RESCORE_CALLER, pl.String),
+    )

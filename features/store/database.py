@@ -1,8 +1,7 @@
-"""Where the two backends differ, and only there: connecting, migrating, inserting in bulk and
-reading a whole table back fast.
+"""Where the two backends differ, and only there: connecting, migrating, inserting in bulk
+(whole tables read back, and batches appended, through ADBC: features/store/bulk.py).
 
-`postgresql://` URLs speak psycopg 3, and whole tables are read through ADBC
-(`fetch_frames`); SQLite runs in WAL mode (see `_sqlite_pragmas`), so
+`postgresql://` URLs speak psycopg 3; SQLite runs in WAL mode (see `_sqlite_pragmas`), so
 several service workers can write small transactions and a killed process loses nothing it
 acknowledged. PostgreSQL commits synchronously (decisions excepted: `LeadStore`).
 """
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import polars as pl
 from sqlalchemy import JSON, Connection, Dialect, Engine, Table, TextClause, create_engine, event
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,7 +27,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0002"
 CHUNK = 10_000  # rows per statement of a bulk insert
 _JSON = msgspec.json.Encoder()
-Schema = dict[str, Any]  # column → polars type
 
 
 def connect(url: str) -> Engine:
@@ -150,13 +147,22 @@ def append(connection: Connection, table: Table, columns: Columns) -> None:
     )
     listed = ", ".join(names)
     if connection.dialect.name != "postgresql":
-        marks = ", ".join("?" * len(names))
-        connection.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) VALUES ({marks})", values)
+        insert_rows(connection, table, names, values)
         return
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
         for value in values:
             copy.write_row(value)
+
+
+def insert_rows(
+    connection: Connection, table: Table, names: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """SQLite's bulk insert of plain tuples: executemany, a loop in C."""
+    marks = ", ".join("?" * len(names))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", list(rows)
+    )
 
 
 def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) -> None:
@@ -189,43 +195,6 @@ def _compiled(query: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]
     """The statement in the driver's own parameter style, and the order of positional ones."""
     compiled = query.compile(dialect=dialect)
     return compiled.string, tuple(compiled.positiontup or ()) if dialect.positional else ()
-
-
-def fetch_frames(engine: Engine, wanted: Sequence[tuple[Table, Schema]]) -> list[pl.DataFrame]:
-    """Every row of some columns of each table (`schema`: column → polars type), as frames;
-    JSON columns come as their text.
-
-    PostgreSQL is read through ADBC, Arrow's own driver: binary COPY decoded in C++ straight
-    into Arrow columns, all tables in one REPEATABLE READ snapshot, so events posted while a
-    rescore reads cannot name a lead it has not read. psycopg hands COPY over a row at a time:
-    its Python loop over the 11.8 M events of the bench took 15 s, ADBC 7–10 s
-    (BENCHMARKS.md "Lead store"). SQLite's cursor is already a loop in C.
-    """
-    queries = [_select(table, schema) for table, schema in wanted]
-    if engine.dialect.name != "postgresql":
-        with engine.connect() as connection:
-            return [
-                pl.DataFrame(connection.exec_driver_sql(query).all(), schema=schema, orient="row")
-                for query, (_, schema) in zip(queries, wanted, strict=True)
-            ]
-    import adbc_driver_postgresql.dbapi as adbc
-
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc.connect(uri) as connection, connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        frames = []
-        for query, (_, schema) in zip(queries, wanted, strict=True):
-            cursor.execute(query)
-            frames.append(pl.DataFrame(pl.from_arrow(cursor.fetch_arrow_table())).cast(schema))
-        return frames
-
-
-def _select(table: Table, schema: Schema) -> str:
-    columns = (
-        f"CAST({name} AS TEXT) AS {name}" if isinstance(table.c[name].type, JSON) else name
-        for name in schema
-    )
-    return f"SELECT {', '.join(columns)} FROM {table.name}"
 
 
 def _unnest_insert(table: Table, keys: list[str]) -> TextClause:

@@ -7,20 +7,20 @@ A store URL is a SQLAlchemy URL: `sqlite:///data/leadscore.db` (the embedded def
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import polars as pl
 from sqlalchemy import Connection, func, insert, select, text
 
 from features import contract as c
 from features.errors import DataError, LeadscoreError
+from features.store import bulk, frames
 from features.store import database as db
-from features.store import frames
 from features.store import schema as s
 from features.store.frames import ATTRIBUTION_FIELDS
 from features.store.records import Columns, Event, Lead, UnknownLeads, from_us, to_us
@@ -140,21 +140,20 @@ class LeadStore:
         """Keep every score: one row per decision (schema.decisions names the columns)."""
         if columns and next(iter(columns.values())):
             with db.writing(self.engine) as connection:
-                _decision_commit(connection)
+                if connection.dialect.name == "postgresql":
+                    # A decision is our record, not a caller's data: its commit need not wait
+                    # for the disk (a server crash can lose the last few hundred ms of them).
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 db.append(connection, s.decisions, columns)
 
     @contextmanager
-    def recording_decisions(self, columns: Columns) -> Iterator[None]:
-        """`record_decisions` while the block runs: the rows go to the store on a thread of
-        their own, and are committed once the block has ended and they are all written;
-        rolled back if either fails. A rescore's 200,000 rows keep the server busy for
-        2–3 s (its indexes), time the batch spends publishing and recording its run."""
-        with db.writing(self.engine) as connection:
-            _decision_commit(connection)
-            with ThreadPoolExecutor(1, thread_name_prefix="decisions") as writer:
-                written = writer.submit(db.append, connection, s.decisions, columns)
-                yield  # if the block raises, the executor waits for the thread, then rollback
-                written.result()
+    def recording_decisions(self, rows: pl.DataFrame) -> Iterator[None]:
+        """A batch's decisions (a frame of schema.decisions' columns, reasons as JSON text),
+        written while the block runs and committed once it has ended: a rescore's 200,000
+        keep the server busy for seconds, which the batch spends publishing and recording its
+        run (bulk `appending`). Nothing is kept if the block or the write fails."""
+        with bulk.appending(self.engine, s.decisions, rows, synchronous=False):
+            yield
 
     def claim_places(
         self, wanted: Sequence[tuple[int, str]], per_day: int, forget_before: int
@@ -243,8 +242,13 @@ class LeadStore:
     def tables(self) -> tuple[list[str], LeadData | None]:
         """The contract's three tables, typed and checked exactly as a folder's are: the
         problems, and the tables when there are none."""
+        return self.reading()()
+
+    def reading(self) -> Callable[[], tuple[list[str], LeadData | None]]:
+        """`tables()`, its read begun now (on PostgreSQL, on a thread: bulk
+        `fetching_frames`); calling the result waits for it and checks the tables."""
         self.check()
-        leads, events, stages = db.fetch_frames(
+        fetched = bulk.fetching_frames(
             self.engine,
             [
                 (s.leads, frames.LEAD_COLUMNS),
@@ -252,20 +256,34 @@ class LeadStore:
                 (s.stages, frames.STAGE_COLUMNS),
             ],
         )
-        return check_tables(
-            {
-                c.LEADS: frames.leads_frame(leads),
-                c.EVENTS: frames.moments(events),
-                c.STAGES: frames.moments(stages),
-            }
-        )
+
+        def checked() -> tuple[list[str], LeadData | None]:
+            leads, events, stages = fetched()
+            return check_tables(
+                {
+                    c.LEADS: frames.leads_frame(leads),
+                    c.EVENTS: frames.moments(events),
+                    c.STAGES: frames.moments(stages),
+                }
+            )
+
+        return checked
 
     def read(self) -> LeadData:
         """The contract's tables; DataError listing every problem when they break it."""
-        problems, data = self.tables()
-        if data is None:
-            raise DataError(f"store {self.url}", problems)
-        return data
+        return self.loading()()
+
+    def loading(self) -> Callable[[], LeadData]:
+        """`read`, begun now (`reading`): calling the result waits for the tables."""
+        checked = self.reading()
+
+        def loaded() -> LeadData:
+            problems, data = checked()
+            if data is None:
+                raise DataError(f"store {self.url}", problems)
+            return data
+
+        return loaded
 
     def export(self, folder: Path) -> LeadData:
         """Write the store's tables as a data folder of the contract (Parquet)."""
@@ -283,13 +301,6 @@ class LeadStore:
             return connection.execute(
                 select(func.count()).select_from(s.metadata.tables[table])
             ).scalar_one()
-
-
-def _decision_commit(connection: Connection) -> None:
-    """A decision is our record, not a caller's data: on PostgreSQL its commit need not wait
-    for the disk (a server crash can lose the last few hundred ms of them)."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 def _require_leads(connection: Connection, ids: set[str]) -> None:

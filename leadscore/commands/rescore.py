@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leadscore.commands import options
+
+if TYPE_CHECKING:
+    from features.tables import LeadData
 
 NAME = "rescore"
 HELP = "rescore a pool of leads with the champion models; route the warm ones to sales"
@@ -36,17 +41,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.tables import is_store_url, load_data
+    from features.tables import is_store_url
+
+    engine = options.engine(args)
+    loaded = _loading(args.data) if engine.engine != "dask" else None  # Dask reads in workers
     from leadscore.progress import bar
     from serving.rescore import Pool, decisions_kept, read_previous, rescore, run_rescore
 
     policy = options.policy(args)
     previous = read_previous(args.previous) if args.previous else None
     registry = options.registry()
-    engine = options.engine(args)
     store = is_store_url(args.data)
     keep = decisions_kept(args.data, policy) if store else None
-    if engine.engine == "dask":
+    if loaded is None:
         from leadscore.engine.cluster import dask_client
         from leadscore.engine.jobs import data_end, rescore_on_dask
         from leadscore.engine.parts import partitions
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 keep,
             )
     else:
-        data, as_of = load_data(args.data).as_of(args.as_of)
+        data, as_of = loaded().as_of(args.as_of)
         pool = Pool(args.pool, as_of, previous)
         with bar(f"rescoring the {args.pool} pool") as update:
             done = run_rescore(
@@ -89,3 +96,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"  by source: {summary.moved_by_source}")
     print(f"  scores and summary in {done.folder}/; {registry.where(done.run_id)}")
     return 0
+
+
+def _loading(source: str) -> Callable[[], LeadData]:
+    """The data, its read begun before this command imports and loads the models where that
+    pays: a PostgreSQL store's read is mostly the server's work and C++ that holds no GIL
+    (LeadStore.loading). A folder is read when the data is wanted: polars reads it on every
+    core, with nothing left to share."""
+    from features.tables import is_store_url, load_data
+
+    if not is_store_url(source):
+        return lambda: load_data(source)
+    from features.store.lead_store import LeadStore  # SQLAlchemy only when a store is used
+
+    return LeadStore(source).loading()

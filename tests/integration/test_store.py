@@ -6,13 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from features.errors import LeadscoreError
 from features.store.database import HEAD
 from features.store.lead_store import LeadStore
-from features.store.records import Event, Lead, UnknownLeads
+from features.store.records import Event, Lead, UnknownLeads, to_us
 from features.tables import load_data
+from serving.decisions import rescore_decisions
+from training.policy import HoldoutConfig
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -106,3 +109,47 @@ def test_a_data_folder_round_trips_through_the_store(
     exported = load_data(tmp_path / "exported")
     assert exported.events.height == small.events.height
     assert exported.leads.sort("lead_id").equals(small.leads.sort("lead_id"))
+
+
+def scores(n: int) -> pl.DataFrame:
+    """A rescore's scores frame (serving/rescore.py) of n leads, the first one explained."""
+    return pl.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "as_of": pl.Series([NOW] * n).dt.cast_time_unit("ms"),
+            "conversion_version": [3] * n,
+            "velocity_version": [2] * n,
+            "feature_spec": ["f" * 12] * n,
+            "probability": [0.5] * n,
+            "score": [50.0] * n,
+            "tier": ["B"] * n,
+            "route": ["nurturing"] * n,
+            "route_reason": ["tier B"] * n,
+            "holdout": [i % 2 == 0 for i in range(n)],
+            "input_digest": ["d" * 32] * n,
+            "reasons": ['{"up": [], "down": [{"feature": "x"}]}'] + [None] * (n - 1),
+        }
+    )
+
+
+def test_a_batch_s_decisions_are_kept_when_its_block_ends_and_only_then(store: LeadStore) -> None:
+    rows = rescore_decisions(scores(500), HoldoutConfig(), NOW)
+    with pytest.raises(RuntimeError), store.recording_decisions(rows):
+        raise RuntimeError("publishing failed")
+    assert store.count("decisions") == 0
+    with store.recording_decisions(rows):
+        pass
+    assert store.count("decisions") == 500
+    broken = rows.with_columns(tier=pl.lit(None, pl.String))  # NOT NULL: the write fails
+    with pytest.raises(Exception, match="(?i)null"), store.recording_decisions(broken):
+        pass
+    assert store.count("decisions") == 500
+    first, second = (store.trail(lead)["decisions"] for lead in ("L0", "L1"))
+    assert [first[0][k] for k in ("as_of", "scored_at", "conversion_version", "holdout")] == [
+        to_us(NOW),
+        to_us(NOW),
+        3,
+        True,
+    ]
+    assert first[0]["reasons"] == {"up": [], "down": [{"feature": "x"}]}
+    assert second[0]["reasons"] == {"up": [], "down": []} and second[0]["holdout"] is False
