@@ -204,7 +204,6 @@ class Written:
 
 def run_rescore(
     rescorer: Callable[[ModelPair], Rescored],
-    pool: Pool,
     registry: Registry,
     out: Path,
     keep: Keep | None = None,
@@ -212,7 +211,8 @@ def run_rescore(
     """The nightly job: champions from the registry, rescore with them (`rescore` in this
     process, or leadscore/engine on Dask), publish the scores and the summary together as the
     folder `out` (serving/publish.py), record the run; `keep` (a store's decisions) runs
-    meanwhile and must end well too.
+    meanwhile and must end well too. The rescorer is called once the models are loaded: it
+    may wait for its data there (a store's read, begun before).
     """
     pair = registry.load_pair(*registry.champion_versions())
     result = rescorer(pair)
@@ -224,13 +224,11 @@ def run_rescore(
 
     with keep(result.frame) if keep else nullcontext():
         publish(out, write)
-        run_id = _record_run(registry, pool, out, pair, summary)
+        run_id = _record_run(registry, out, pair, summary)
     return Written(out, run_id, result.summary)
 
 
-def _record_run(
-    registry: Registry, pool: Pool, out: Path, pair: ModelPair, summary: dict[str, Any]
-) -> str:
+def _record_run(registry: Registry, out: Path, pair: ModelPair, summary: dict[str, Any]) -> str:
     """The run in the registry: its parameters, figures and summary; returns its id."""
     numbers = {
         k: float(v)
@@ -238,7 +236,7 @@ def _record_run(
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
     numbers |= {f"{stage}_seconds": v for stage, v in summary["run"].get("seconds", {}).items()}
-    params = {"as_of": summary["as_of"], "pool": pool.name, "out": str(out)}
+    params = {"as_of": summary["as_of"], "pool": summary["pool"], "out": str(out)}
     params |= {
         "conversion_version": pair.conversion_version,
         "velocity_version": pair.velocity_version,

@@ -251,21 +251,15 @@ class LeadStore:
         fetched = bulk.fetching_frames(
             self.engine,
             [
-                (s.leads, frames.LEAD_COLUMNS),
-                (s.events, frames.EVENT_COLUMNS),
-                (s.stages, frames.STAGE_COLUMNS),
+                (s.leads, frames.LEAD_COLUMNS, frames.leads_frame),
+                (s.events, frames.EVENT_COLUMNS, frames.moments),
+                (s.stages, frames.STAGE_COLUMNS, frames.moments),
             ],
         )
 
         def checked() -> tuple[list[str], LeadData | None]:
             leads, events, stages = fetched()
-            return check_tables(
-                {
-                    c.LEADS: frames.leads_frame(leads),
-                    c.EVENTS: frames.moments(events),
-                    c.STAGES: frames.moments(stages),
-                }
-            )
+            return check_tables({c.LEADS: leads, c.EVENTS: events, c.STAGES: stages})
 
         return checked
 

@@ -11,6 +11,8 @@ from leadscore.commands import options
 
 if TYPE_CHECKING:
     from features.tables import LeadData
+    from serving.rescore import Rescored
+    from training.pair import ModelPair
 
 NAME = "rescore"
 HELP = "rescore a pool of leads with the champion models; route the warm ones to sales"
@@ -62,18 +64,22 @@ def run(args: argparse.Namespace) -> int:
             pool = Pool(args.pool, args.as_of or data_end(client, folders), previous)
             done = run_rescore(
                 lambda pair: rescore_on_dask(client, folders, pair, pool, policy),
-                pool,
                 registry,
                 Path(args.out),
                 keep,
             )
     else:
-        data, as_of = loaded().as_of(args.as_of)
-        pool = Pool(args.pool, as_of, previous)
+        wait = loaded
         with bar(f"rescoring the {args.pool} pool") as update:
+
+            def local(pair: ModelPair) -> Rescored:
+                """The data waited for once the models are loaded (their load overlaps a
+                store's read)."""
+                data, as_of = wait().as_of(args.as_of)
+                return rescore(data, pair, Pool(args.pool, as_of, previous), policy, update)
+
             done = run_rescore(
-                lambda pair: rescore(data, pair, pool, policy, update),
-                pool,
+                local,
                 registry,
                 Path(args.out),
                 keep,
