@@ -23,6 +23,7 @@ import asyncio
 import hmac
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -67,6 +68,15 @@ def api_token() -> str | None:
             "without authentication"
         )
     return token
+
+
+def url_patterns(api_paths: Sequence[str]) -> list[str]:
+    """The guard's paths (exact, or by prefix when given with a trailing slash) as regular
+    expressions over a whole URL, for settings that match URLs: BentoML's tracing
+    `excluded_urls`."""
+    return [
+        f"^https?://[^/]+{re.escape(path)}{'' if path.endswith('/') else '$'}" for path in api_paths
+    ]
 
 
 class Guard:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -29,6 +31,21 @@ REGULARISATION = 1.0  # scikit-learn's C: the default L2 penalty
 MAX_ITER = 300
 FIT_ROWS = 300_000  # beyond this many rows a seeded sample, which bounds the time of a fit
 LOGIT_ROWS = 8_192  # rows per chunk of `logit`
+
+
+class _Arrays(NamedTuple):
+    """LinearBase's fitted values as arrays; the categorical weights in one flat table, each
+    column's [missing, code 0, 1, ...] starting at its offset."""
+
+    numeric: np.ndarray
+    center: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    missing_coef: np.ndarray
+    categorical: np.ndarray
+    size: np.ndarray
+    offset: np.ndarray
+    table: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -93,18 +110,32 @@ class LinearBase:
 
     def terms(self, X: np.ndarray) -> np.ndarray:
         """Each feature column's additive term, rows × columns (zero where it has none)."""
+        a = self._arrays
         out = np.zeros((len(X), self.n_features))
         if self.numeric:
-            z = (_signed_log(X[:, self.numeric]) - self.center) / self.scale
+            z = (_signed_log(X[:, a.numeric]) - a.center) / a.scale
             missing = np.isnan(z)
-            out[:, self.numeric] = np.where(missing, 0.0, z) * self.coef + missing * np.asarray(
-                self.missing_coef
-            )
-        for j, weights in zip(self.categorical, self.weights, strict=True):
-            table = np.asarray(weights)
-            codes = _codes(X[:, j], len(table))
-            out[:, j] = table[codes]
+            out[:, a.numeric] = np.where(missing, 0.0, z) * a.coef + missing * a.missing_coef
+        if self.categorical:
+            out[:, a.categorical] = a.table[a.offset + _codes(X[:, a.categorical], a.size)]
         return out
+
+    @cached_property
+    def _arrays(self) -> _Arrays:
+        """The fitted tuples as arrays, made once: a request's one row would otherwise spend
+        more time converting them than computing its terms."""
+        sizes = [len(weights) for weights in self.weights]
+        return _Arrays(
+            np.asarray(self.numeric, dtype=np.intp),
+            np.asarray(self.center),
+            np.asarray(self.scale),
+            np.asarray(self.coef),
+            np.asarray(self.missing_coef),
+            np.asarray(self.categorical, dtype=np.intp),
+            np.asarray(sizes, dtype=np.int64),
+            np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+            np.concatenate([np.asarray(w, dtype=np.float64) for w in self.weights] or [[]]),
+        )
 
     def logit(self, X: np.ndarray) -> np.ndarray:
         """In row chunks: a chunk's terms stay in cache and chunks run on every core (the
@@ -164,8 +195,9 @@ def _signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def _codes(column: np.ndarray, size: int) -> np.ndarray:
-    """Category code + 1, 0 for missing and for codes the fit never saw."""
+def _codes(column: np.ndarray, size: int | np.ndarray) -> np.ndarray:
+    """Category code + 1, 0 for missing and for codes the fit never saw (of one column, or of
+    several with a size each)."""
     codes = np.where(np.isnan(column), -1, column).astype(np.int64) + 1
     return np.where((codes >= 0) & (codes < size), codes, 0)
 

@@ -135,6 +135,26 @@ def test_the_linear_base_is_a_logistic_regression_with_exact_contributions(
     np.testing.assert_array_equal(base.logit(X), whole)
 
 
+def test_each_categorical_column_reads_its_own_weights() -> None:
+    """The terms of several categorical columns come from one flat table: each column's must
+    be its own weight for the code (missing, unseen and negative codes: the missing weight)."""
+    rng = np.random.default_rng(5)
+    X = np.column_stack(
+        [rng.normal(size=4000), rng.integers(0, 3, 4000), rng.integers(0, 6, 4000)]
+    ).astype(float)
+    X[rng.random(4000) < 0.1, 1] = np.nan
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(X[:, 2] - 2.5)))).astype(float)
+    base = LinearBase.fit(X, y, categorical=[1, 2])
+    rows = np.array(
+        [[0.5, 0, 5], [0.1, 2, 0], [-1, np.nan, 3], [2, 3, 6], [0, -1, -4], [1, 1.0, 2]]
+    )
+    terms = base.terms(rows)
+    for column, weights in zip(base.categorical, base.weights, strict=True):
+        for row, code in enumerate(rows[:, column]):
+            seen = not np.isnan(code) and 0 <= code < len(weights) - 1
+            assert terms[row, column] == weights[int(code) + 1 if seen else 0]
+
+
 def test_a_conversion_model_grown_from_the_linear_base_explains_its_own_logit() -> None:
     spec, rng = _spec(), np.random.default_rng(3)
     rows = _rows(spec, rng, 3000)
