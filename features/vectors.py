@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ from features.tables import LeadData
 from features.threads import map_rows
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_DAY_MS = 86_400_000
 CHUNK_ROWS = 25_000  # rows per piece of the behaviour table: bounded memory, spread over threads
 
 
@@ -74,10 +75,11 @@ def concat_blocks(blocks: Sequence[FeatureBlock]) -> FeatureBlock:
 
 
 def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MS
+    """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them; a naive
+    moment is UTC. Summed from the difference's parts (days, seconds ≥ 0, microseconds ≥ 0):
+    a batch's 20,000 events took 3 times as long dividing one timedelta by another."""
+    since = moment - (_EPOCH if moment.tzinfo is not None else _NAIVE_EPOCH)
+    return since.days * _DAY_MS + since.seconds * 1000 + since.microseconds // 1000
 
 
 def to_matrix(spec: FeatureSpec, block: FeatureBlock) -> np.ndarray:
@@ -141,11 +143,11 @@ def record_features(
     """Features of leads that arrive with their own events (the endpoint, one or a batch)."""
     codes = event_type_codes(spec.config)
     other = codes[c.OTHER_EVENT]
-    lead_rows = [i for i, lead in enumerate(leads) for _ in lead.events]
+    lead_rows = np.repeat(np.arange(len(leads)), [len(lead.events) for lead in leads])
     type_codes = [codes.get(kind, other) for lead in leads for _, kind in lead.events]
     ts_ms = [to_ms(ts) for lead in leads for ts, _ in lead.events]
     index = EventIndex.build(
-        np.array(lead_rows, dtype=np.int64),
+        lead_rows,
         np.array(type_codes, dtype=np.int64),
         np.array(ts_ms, dtype=np.int64),
         len(codes),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from features.catalog import Behaviour, behaviour_table
@@ -116,3 +117,19 @@ def test_a_feature_on_an_event_type_the_config_does_not_know_is_refused() -> Non
     )
     with pytest.raises(ValueError, match="unknown event types.*fax_sent"):
         record_features(spec, [LEAD], [AS_OF])
+
+
+def test_epoch_milliseconds_are_floored_as_polars_floors_them() -> None:
+    """Requests and data files must put an event in the same millisecond: `to_ms` (requests)
+    against polars' `dt.epoch("ms")` (files), before and after 1970, at every offset."""
+    rng = np.random.default_rng(7)
+    moments = [datetime(1, 1, 1, 0, 0, 0, 1), datetime(9999, 12, 31, 23, 59, 59, 999_999)]
+    for micros, minutes in zip(
+        rng.integers(-2 * 10**15, 4 * 10**15, 300), rng.integers(-1439, 1440, 300), strict=True
+    ):
+        zone = timezone(timedelta(minutes=int(minutes)))
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
+        moments += [moment.astimezone(zone), moment.replace(tzinfo=None)]
+    utc = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments]
+    expected = pl.Series(utc, dtype=pl.Datetime("us", "UTC")).dt.epoch("ms").to_list()
+    assert [to_ms(m) for m in moments] == expected
