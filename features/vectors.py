@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,12 +21,10 @@ from features import contract as c
 from features.behaviour import EventIndex, event_type_codes
 from features.errors import LeadscoreError
 from features.spec import FeatureSpec
+from features.store.records import to_us
 from features.tables import LeadData
 from features.threads import map_rows
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_DAY_MS = 86_400_000
 CHUNK_ROWS = 25_000  # rows per piece of the behaviour table: bounded memory, spread over threads
 
 
@@ -76,10 +74,8 @@ def concat_blocks(blocks: Sequence[FeatureBlock]) -> FeatureBlock:
 
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds, floored, exactly as polars' `dt.epoch("ms")` computes them; a naive
-    moment is UTC. Summed from the difference's parts (days, seconds ≥ 0, microseconds ≥ 0):
-    a batch's 20,000 events took 3 times as long dividing one timedelta by another."""
-    since = moment - (_EPOCH if moment.tzinfo is not None else _NAIVE_EPOCH)
-    return since.days * _DAY_MS + since.seconds * 1000 + since.microseconds // 1000
+    moment is UTC."""
+    return to_us(moment) // 1000
 
 
 def to_matrix(spec: FeatureSpec, block: FeatureBlock) -> np.ndarray:
