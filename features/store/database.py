@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from features.store.records import Columns
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0002"
 CHUNK = 10_000  # rows per statement of a bulk insert
+SQLITE_VARIABLES = 32_766  # parameters in one SQLite statement at most (SQLite 3.32 and later)
 _JSON = msgspec.json.Encoder()
 
 
@@ -158,11 +160,22 @@ def append(connection: Connection, table: Table, columns: Columns) -> None:
 def insert_rows(
     connection: Connection, table: Table, names: Sequence[str], rows: Sequence[tuple]
 ) -> None:
-    """SQLite's bulk insert of plain tuples: executemany, a loop in C."""
-    marks = ", ".join("?" * len(names))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", list(rows)
-    )
+    """SQLite's bulk insert of plain tuples: multi-row VALUES, as many rows a statement as its
+    parameter limit allows.
+
+    Not executemany: the driver releases and retakes the GIL around each row's step, so the
+    service's decision writer took the GIL from the request beside it a thousand times per
+    batch of decisions, which cost /score_batch 25 ms (BENCHMARKS.md "Service"). One statement
+    steps once.
+    """
+    per = max(1, SQLITE_VARIABLES // len(names))
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    one = f"({', '.join('?' * len(names))})"
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        connection.exec_driver_sql(
+            head + ", ".join([one] * len(part)), tuple(chain.from_iterable(part))
+        )
 
 
 def upsert(connection: Connection, table: Table, row: dict[str, Any], key: str) -> None:

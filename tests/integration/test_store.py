@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from features.errors import LeadscoreError
-from features.store.database import HEAD
+from features.store.database import HEAD, SQLITE_VARIABLES
 from features.store.lead_store import LeadStore
 from features.store.records import Event, Lead, UnknownLeads, to_us
 from features.tables import load_data
@@ -153,3 +153,16 @@ def test_a_batch_s_decisions_are_kept_when_its_block_ends_and_only_then(store: L
     ]
     assert first[0]["reasons"] == {"up": [], "down": [{"feature": "x"}]}
     assert second[0]["reasons"] == {"up": [], "down": []} and second[0]["holdout"] is False
+
+
+def test_decisions_past_one_statement_s_rows_are_all_kept_in_order(store: LeadStore) -> None:
+    """SQLite takes a multi-row INSERT of at most SQLITE_VARIABLES parameters: 5,000 decisions
+    of 16 columns are three statements, the last one short."""
+    rows = rescore_decisions(scores(5000), HoldoutConfig(), NOW)
+    assert rows.width * 5000 > 2 * SQLITE_VARIABLES
+    with store.recording_decisions(rows):
+        pass
+    assert store.count("decisions") == 5000
+    for i in (0, 2046, 2047, 4094, 4095, 4999):
+        (decision,) = store.trail(f"L{i}")["decisions"]
+        assert (decision["holdout"], decision["score"], decision["tier"]) == (i % 2 == 0, 50.0, "B")
