@@ -44,6 +44,7 @@ from serving.routing import CapacityLedger, apply_capacity, claim_order
 from serving.schemas import BatchOut, LeadIn, ScoreOut, answer_json, batch_in
 from serving.scorer import score_records
 from serving.stored import STORED_PATHS, stored_app
+from training.policy import ACTIVE_SALES
 from training.registry import Registry
 
 SETTINGS = bentoml.use_arguments(ServiceSettings)
@@ -172,7 +173,7 @@ class LeadScoring:
             return self.refuse(Rejected(400, "invalid", exc.problems))
         threads = SETTINGS.serve.batch_threads if len(records) > 1 else 1
         scores = score_records(pair, records, as_of, SETTINGS.policy, threads=threads)
-        if self.ledger is not None:
+        if self.ledger is not None and ACTIVE_SALES in scores.route:  # else nothing to claim
             routes, reasons = apply_capacity(
                 list(zip(scores.lead_ids, [moment.date() for moment in as_of], strict=True)),
                 claim_order(
