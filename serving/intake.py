@@ -32,6 +32,7 @@ def to_records(
     Event times are passed on as sent: features/ reads a naive one as UTC, as intake does.
     """
     problems = _check_event_times(leads, prefix)
+    attributes_fine = _attributes_fine(leads, spec)
     records: list[LeadRecord] = []
     moments: list[datetime] = []
     for i, lead in enumerate(leads):
@@ -41,7 +42,8 @@ def to_records(
         as_of = _in_range(lead.as_of, f"{where}as_of", problems) if lead.as_of else None
         in_range = len(problems) == before  # else comparing the moments says nothing more
         moments.append(_as_of(created_at, as_of, now, where, problems) if in_range else now)
-        _check_attributes(lead, spec, where, problems)
+        if not attributes_fine:
+            _check_attributes(lead, spec, where, problems)
         records.append(
             LeadRecord(
                 lead_id=lead.lead_id,
@@ -102,6 +104,19 @@ def _as_of(
             )
         )
     return max(now, created_at)
+
+
+def _attributes_fine(leads: Sequence[LeadIn], spec: FeatureSpec) -> bool:
+    """Whether no lead sends text or a boolean where the model reads a number, nor a boolean
+    where it reads a category: one look at the types each attribute comes in over the whole
+    request, so that only a request with a problem is checked lead by lead (in their order)."""
+    wrong = [(name, (str, bool)) for name in spec.numeric]
+    wrong += [(name, bool) for name in spec.categories if name not in LEAD_NOT_ATTRIBUTES]
+    return not any(
+        issubclass(kind, refused)
+        for name, refused in wrong
+        for kind in {type(lead.attributes.get(name)) for lead in leads}
+    )
 
 
 def _check_attributes(lead: LeadIn, spec: FeatureSpec, where: str, problems: list[Problem]) -> None:
