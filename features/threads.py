@@ -10,8 +10,9 @@ as one thread's: each piece computes exactly what it would alone.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 THREADS = min(4, os.cpu_count() or 1)
@@ -31,3 +32,19 @@ def map_rows(work: Callable[[slice], T], rows: int, chunk: int) -> list[T]:
     chunk, also for 0 rows), in row order."""
     spans = [slice(start, min(start + chunk, rows)) for start in range(0, max(rows, 1), chunk)]
     return run_all([lambda span=span: work(span) for span in spans])
+
+
+def behind(work: Callable[[], T]) -> Callable[[], T]:
+    """`work` begun now on a daemon thread; calling the result waits for it and returns what
+    it returned, or raises what it raised. A daemon, so that a caller failing before it waits
+    exits at once instead of finishing a read nobody will use."""
+    done: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # handed to the caller, who raises it
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="behind", daemon=True).start()
+    return done.result

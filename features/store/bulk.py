@@ -8,9 +8,8 @@ the GIL: there the work is done in the caller.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ import polars as pl
 from sqlalchemy import JSON, BigInteger, Boolean, Engine, Float, Integer, Table
 
 from features.store.database import insert_rows, writing
+from features.threads import behind
 
 Schema = dict[str, Any]  # column → polars type
 Convert = Callable[[pl.DataFrame], pl.DataFrame]  # a table's rows as the caller wants them
@@ -64,7 +64,7 @@ def fetching_frames(
                 converted.append(converter.submit(convert, frame))
             return [frame.result() for frame in converted]
 
-    return _behind(read)
+    return behind(read)
 
 
 def _sqlite_frames(
@@ -77,22 +77,6 @@ def _sqlite_frames(
             )
             for query, schema, convert in zip(queries, schemas, converts, strict=True)
         ]
-
-
-def _behind(work: Callable[[], T]) -> Callable[[], T]:
-    """`work` begun now on a daemon thread; calling the result waits for it and returns what
-    it returned, or raises what it raised. A daemon, so that a caller failing before it waits
-    exits at once instead of finishing a read nobody will use."""
-    done: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            done.set_result(work())
-        except BaseException as exc:  # handed to the caller, who raises it
-            done.set_exception(exc)
-
-    threading.Thread(target=run, name="store-read", daemon=True).start()
-    return done.result
 
 
 @contextmanager

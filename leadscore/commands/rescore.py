@@ -105,14 +105,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _loading(source: str) -> Callable[[], LeadData]:
-    """The data, its read begun before this command imports and loads the models where that
-    pays: a PostgreSQL store's read is mostly the server's work and C++ that holds no GIL
-    (LeadStore.loading). A folder is read when the data is wanted: polars reads it on every
-    core, with nothing left to share."""
+    """The data, its read begun now, on a thread, before this command imports its modules
+    and loads the models: those are Python that holds the GIL on one core, while polars
+    reads and checks a folder, and a PostgreSQL store sends its tables, mostly without it
+    (LeadStore.loading)."""
     from features.tables import is_store_url, load_data
+    from features.threads import behind
 
     if not is_store_url(source):
-        return lambda: load_data(source)
+        return behind(lambda: load_data(source))
     from features.store.lead_store import LeadStore  # SQLAlchemy only when a store is used
 
     return LeadStore(source).loading()

@@ -183,3 +183,25 @@ def test_numeric_looking_categories_are_learned_as_they_are_looked_up() -> None:
     encoded = spec.encode_static({"source": ["x", "y"], "tier": [1.0, 2]}, 2)
     tier = spec.static_names.index("tier")
     assert encoded[:, tier].tolist() == [0.0, 1.0]
+
+
+def test_a_column_of_text_encodes_as_a_column_of_anything(spec: FeatureSpec) -> None:
+    """Text-and-None columns (looked up in C) and numeric columns (converted by numpy) give what
+    the value-by-value spelling gives: one odd value sends its whole column that way."""
+    sources = ["web", None, "events", "partner", "unseen", "paid", ""] * 300
+    industries = ["health", "retail", None, "saas"] * 525
+    employees = [12, 3.5, None, True, False, -0.0, 1e300] * 300
+    source, employee = spec.static_names.index("source"), spec.static_names.index("employees")
+    plain = spec.encode_static(
+        {"source": sources, "industry": industries, "employees": employees}, 2100
+    )
+    odd = spec.encode_static(
+        {"source": [*sources, 7], "industry": [*industries, 7], "employees": [*employees, "x"]},
+        2101,
+    )
+    assert np.array_equal(plain, odd[:-1], equal_nan=True)
+    nan = math.nan
+    assert np.array_equal(plain[:7, source], [0.0, nan, nan, 2.0, nan, 1.0, nan], equal_nan=True)
+    assert np.array_equal(
+        plain[:7, employee], [12.0, 3.5, nan, 1.0, 0.0, -0.0, 1e300], equal_nan=True
+    )
