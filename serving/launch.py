@@ -54,7 +54,7 @@ def open_store(config: StoreConfig) -> StoreConfig:
         store.upgrade()
     else:
         store.check()
-    store.engine.dispose()
+    store.close()
     return config.model_copy(update={"url": url})
 
 

@@ -108,7 +108,7 @@ class LeadScoring:
     def stop(self) -> None:
         self.models.stop()
         self.decisions.close()
-        self.store.engine.dispose()
+        self.store.close()
 
     @bentoml.api(
         route="/score",

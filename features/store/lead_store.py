@@ -28,11 +28,15 @@ from features.tables import LeadData, check_tables, write_frame
 
 PLACES = 7_254_100  # the advisory lock key of the capacity places (any constant)
 # A stored score's reads; attributes come as JSON text from either backend.
-_LEAD = text(
-    "SELECT lead_id, created_at, source, partner_id, owner_id, CAST(attributes AS TEXT) "
-    "FROM leads WHERE lead_id = :lead_id"
+# A stored score's read, one statement (one round trip): the lead's row first, then its
+# events by time, as (0, created_at, lead_id, source, partner_id, owner_id, attributes) and
+# (1, ts, event_type, NULL, ...); attributes come as JSON text from either backend.
+_HISTORY = text(
+    "SELECT 0 AS part, created_at AS t, lead_id, source, partner_id, owner_id, "
+    "CAST(attributes AS TEXT) FROM leads WHERE lead_id = :lead_id "
+    "UNION ALL SELECT 1, ts, event_type, NULL, NULL, NULL, NULL FROM events "
+    "WHERE lead_id = :lead_id ORDER BY part, t"
 )
-_EVENTS = text("SELECT ts, event_type FROM events WHERE lead_id = :lead_id ORDER BY ts")
 _ATTRIBUTES = msgspec.json.Decoder(dict[str, Any])
 # The capacity claim, on every score in the capacity window: driver statements too (0.64 →
 # 0.13 ms on SQLite); its few inserts go through SQLAlchemy.
@@ -47,6 +51,17 @@ class LeadStore:
     def __init__(self, url: str):
         self.url = url
         self.engine = db.connect(url)
+        # For a stored score's read and decisions (database.connect).
+        self.statements = (
+            db.connect(url, autocommit=True)
+            if self.engine.dialect.name != "sqlite"
+            else self.engine
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections (a process that ends, or forks, holds none)."""
+        self.engine.dispose()
+        self.statements.dispose()
 
     # --- schema -----------------------------------------------------------------------
 
@@ -139,11 +154,7 @@ class LeadStore:
     def record_decisions(self, columns: Columns) -> None:
         """Keep every score: one row per decision (schema.decisions names the columns)."""
         if columns and next(iter(columns.values())):
-            with db.writing(self.engine) as connection:
-                if connection.dialect.name == "postgresql":
-                    # A decision is our record, not a caller's data: its commit need not wait
-                    # for the disk (a server crash can lose the last few hundred ms of them).
-                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            with db.writing(self.statements) as connection:
                 db.append(connection, s.decisions, columns)
 
     @contextmanager
@@ -201,13 +212,13 @@ class LeadStore:
 
     def history(self, lead_id: str) -> tuple[Lead, list[tuple[datetime, str]]] | None:
         """A lead and its events (time, type), or None if the store does not know it. Read on
-        every stored score, so through the driver's cursor (`database.fetch_rows`)."""
-        with self.engine.connect() as connection:
-            found = db.fetch_rows(connection, _LEAD, {"lead_id": lead_id})
-            if not found:
-                return None
-            events = db.fetch_rows(connection, _EVENTS, {"lead_id": lead_id})
-        lead_id, created_at, source, partner_id, owner_id, attributes = found[0]
+        every stored score, so in one statement through the driver's cursor
+        (`database.fetch_rows`)."""
+        with self.statements.connect() as connection:
+            rows = db.fetch_rows(connection, _HISTORY, {"lead_id": lead_id})
+        if not rows:
+            return None
+        _, created_at, lead_id, source, partner_id, owner_id, attributes = rows[0]
         lead = Lead(
             lead_id,
             from_us(created_at),
@@ -216,7 +227,7 @@ class LeadStore:
             owner_id,
             _ATTRIBUTES.decode(attributes),
         )
-        return lead, [(from_us(ts), kind) for ts, kind in events]
+        return lead, [(from_us(ts), kind) for _, ts, kind, *_ in rows[1:]]
 
     def trail(self, lead_id: str) -> dict[str, list[dict[str, Any]]]:
         """What the store knows of a lead for an audit: attribution changes, stages and

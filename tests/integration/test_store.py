@@ -3,14 +3,17 @@ the tests start themselves (tests/postgres.py)."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import new_database
 
 from features.errors import LeadscoreError
-from features.store.database import HEAD, SQLITE_VARIABLES
+from features.store.database import COPY_ROWS, HEAD, SQLITE_VARIABLES
 from features.store.lead_store import LeadStore
 from features.store.records import Event, Lead, UnknownLeads, to_us
 from features.tables import load_data
@@ -166,3 +169,42 @@ def test_decisions_past_one_statement_s_rows_are_all_kept_in_order(store: LeadSt
     for i in (0, 2046, 2047, 4094, 4095, 4999):
         (decision,) = store.trail(f"L{i}")["decisions"]
         assert (decision["holdout"], decision["score"], decision["tier"]) == (i % 2 == 0, 50.0, "B")
+
+
+@pytest.mark.parametrize("n", [1, COPY_ROWS - 1, COPY_ROWS])
+def test_a_service_s_decisions_are_kept_whichever_way_they_go_in(store: LeadStore, n: int) -> None:
+    """A few decisions are one INSERT, more are COPY on PostgreSQL: the same rows come back."""
+    frame = rescore_decisions(scores(n), HoldoutConfig(), NOW)
+    columns = frame.to_dict(as_series=False)
+    columns["reasons"] = [None if r is None else json.loads(r) for r in columns["reasons"]]
+    store.record_decisions(columns)
+    assert store.count("decisions") == n
+    first, last = store.trail("L0")["decisions"][0], store.trail(f"L{n - 1}")["decisions"][0]
+    assert first["reasons"] == {"up": [], "down": [{"feature": "x"}]}
+    assert (first["holdout"], first["tier"], first["as_of"]) == (True, "B", to_us(NOW))
+    assert last["score"] == 50.0 and last["holdout"] == ((n - 1) % 2 == 0)
+
+
+def test_a_connection_the_server_ended_is_replaced_unseen(postgres: str, tmp_path: Path) -> None:
+    """Pooled connections whose sessions the server ended (a restart, an administrator) are
+    replaced when taken, for reads and for decisions: no request sees the dead one."""
+    store = LeadStore(new_database(postgres, tmp_path.name))
+    store.upgrade()
+    store.put_lead(lead(), "crm", NOW)
+    columns = rescore_decisions(scores(1), HoldoutConfig(), NOW).to_dict(as_series=False)
+    columns["reasons"] = [None]
+    store.record_decisions(columns)  # both pools now hold a connection
+    admin = LeadStore(postgres)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{store.engine.url.database}'"
+        ).scalar_one()
+    admin.close()
+    assert ended == 2
+    time.sleep(0.2)  # the server's goodbye reaches the idle sockets
+    stored, _ = store.history("L1")
+    assert stored.partner_id == "P7"
+    store.record_decisions(columns)
+    assert store.count("decisions") == 2
+    store.close()
