@@ -96,9 +96,9 @@ def score_pool(
     inputs = pool_inputs(data, pair, ids, pool.as_of)
     parts: list[Scores] = []
     for start in range(0, len(ids), CHUNK):
-        rows = np.arange(start, min(start + CHUNK, len(ids)))
+        rows = slice(start, min(start + CHUNK, len(ids)))
         parts.append(score_block(pair, inputs.take(rows), policy, explain=False, threads=THREADS))
-        progress(int(rows[-1]) + 1, len(ids))
+        progress(rows.stop, len(ids))
     return PoolScores(parts, _origin(data)), inputs
 
 

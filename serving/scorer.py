@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from features.threads import run_all
-from features.vectors import FeatureBlock, LeadRecord, record_features, to_matrix
+from features.vectors import FeatureBlock, LeadRecord, pick, record_features, to_matrix
 from serving.explain import Note, input_notes, split_scores, top_reasons
 from serving.routing import assign_routes
 from training.models import VelocityAnswer
@@ -39,9 +39,9 @@ class Inputs:
     velocity_X: np.ndarray
     notes: list[list[Note]] | None = None
 
-    def take(self, rows: np.ndarray) -> Inputs:
-        """The rows at these positions, in that order."""
-        notes = None if self.notes is None else [self.notes[i] for i in rows]
+    def take(self, rows: np.ndarray | slice) -> Inputs:
+        """The rows at these positions (or in this slice), in that order."""
+        notes = None if self.notes is None else pick(self.notes, rows)
         return Inputs(self.block.take(rows), self.X[rows], self.velocity_X[rows], notes)
 
 

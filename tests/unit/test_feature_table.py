@@ -14,7 +14,14 @@ from features.catalog import Behaviour, behaviour_table
 from features.config import FeatureConfig
 from features.spec import FeatureSpec
 from features.tables import load_data
-from features.vectors import LeadRecord, block_frame, record_features, table_features, to_ms
+from features.vectors import (
+    FeatureBlock,
+    LeadRecord,
+    block_frame,
+    record_features,
+    table_features,
+    to_ms,
+)
 
 
 def test_the_spec_hash_of_unchanged_definitions_is_unchanged() -> None:
@@ -133,3 +140,19 @@ def test_epoch_milliseconds_are_floored_as_polars_floors_them() -> None:
     utc = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments]
     expected = pl.Series(utc, dtype=pl.Datetime("us", "UTC")).dt.epoch("ms").to_list()
     assert [to_ms(m) for m in moments] == expected
+
+
+def test_a_block_s_rows_taken_by_slice_are_those_taken_by_position() -> None:
+    """The nightly batch takes its chunks as slices; any other caller by positions."""
+    block = FeatureBlock(
+        [f"L{i}" for i in range(10)],
+        np.arange(10, dtype=np.int64),
+        np.arange(30, dtype=np.float64).reshape(10, 3),
+        {"source": [f"s{i}" for i in range(10)], "employees": [float(i) for i in range(10)]},
+    )
+    by_slice, by_position = block.take(slice(3, 7)), block.take(np.arange(3, 7))
+    assert by_slice.lead_ids == by_position.lead_ids == ["L3", "L4", "L5", "L6"]
+    assert by_slice.static == by_position.static and by_slice.static["source"][0] == "s3"
+    assert np.array_equal(by_slice.behaviour, by_position.behaviour)
+    assert np.array_equal(by_slice.as_of_ms, [3, 4, 5, 6])
+    assert block.take(np.array([9, 0])).lead_ids == ["L9", "L0"]
