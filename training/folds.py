@@ -72,7 +72,9 @@ def _random_folds(lead_ids: Sequence[str], config: BacktestConfig) -> list[Fold]
 
 def unit_hash(ids: Sequence[str], seed: int | str) -> np.ndarray:
     """A uniform number in [0, 1) per id, fixed by the id and the seed alone."""
-    digests = (
-        hashlib.blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest() for lead_id in ids
+    prefix = f"{seed}:".encode()
+    digests = b"".join(
+        [hashlib.blake2b(prefix + lead_id.encode(), digest_size=8).digest() for lead_id in ids]
     )
-    return np.array([int.from_bytes(d, "big") for d in digests], dtype=np.float64) / 2.0**64
+    # Read as big-endian unsigned integers at once, not one Python int each (a third faster).
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2.0**64

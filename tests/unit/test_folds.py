@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training.config import BacktestConfig
-from training.folds import backtest_folds
+from training.folds import backtest_folds, unit_hash
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -86,3 +87,14 @@ def test_random_folds_test_every_row_once_and_keep_a_lead_together(
         assert sorted([*fold.train, *fold.test]) == list(range(rows.height))
         assert not {leads[i] for i in fold.test} & {leads[i] for i in fold.train}
     assert (tested == 1).all()
+
+
+def test_the_lead_hash_is_blake2b_of_seed_and_id_over_two_to_the_64() -> None:
+    """Splits and the routing holdout stay where stored decisions and models put them."""
+    ids = ["L1", "lead-0000042", "ż", ""] + [f"x{i}" for i in range(1000)]
+    expected = [
+        int.from_bytes(hashlib.blake2b(f"7:{i}".encode(), digest_size=8).digest(), "big") / 2**64
+        for i in ids
+    ]
+    assert unit_hash(ids, 7).tolist() == expected
+    assert len(unit_hash([], 7)) == 0
