@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import polars as pl
 from sqlalchemy import JSON, BigInteger, Boolean, Engine, Float, Integer, Table
@@ -21,7 +21,6 @@ from features.threads import behind
 
 Schema = dict[str, Any]  # column → polars type
 Convert = Callable[[pl.DataFrame], pl.DataFrame]  # a table's rows as the caller wants them
-T = TypeVar("T")
 
 
 def fetching_frames(

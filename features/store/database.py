@@ -3,7 +3,7 @@
 
 `postgresql://` URLs speak psycopg 3; SQLite runs in WAL mode (see `_sqlite_pragmas`), so
 several service workers can write small transactions and a killed process loses nothing it
-acknowledged. PostgreSQL commits synchronously (decisions excepted: `LeadStore`).
+acknowledged. PostgreSQL commits synchronously, decisions excepted (`connect`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from features.store.records import Columns, Event, Lead, UnknownLeads, from_us, 
 from features.tables import LeadData, check_tables, write_frame
 
 PLACES = 7_254_100  # the advisory lock key of the capacity places (any constant)
-# A stored score's reads; attributes come as JSON text from either backend.
 # A stored score's read, one statement (one round trip): the lead's row first, then its
 # events by time, as (0, created_at, lead_id, source, partner_id, owner_id, attributes) and
 # (1, ts, event_type, NULL, ...); attributes come as JSON text from either backend.
