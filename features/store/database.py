@@ -65,7 +65,11 @@ def _replace_if_ended(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     SQLAlchemy's pre-ping sends a query instead: a round trip per checkout, 0.5–0.8 ms on
     this VM when its cores idle between requests, and a stored score checks out twice.
     """
-    if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    waiting = select.poll()  # not select(): a worker may hold file numbers past 1024
+    waiting.register(dbapi_connection.fileno(), select.POLLIN)
+    if waiting.poll(0):
         raise DisconnectionError("the server ended this connection")
 
 
