@@ -154,9 +154,9 @@ def static_columns(config: FeatureConfig, leads: pl.DataFrame) -> tuple[list[str
 def _codes(values: Sequence[Any], lookup: dict[str, int]) -> np.ndarray:
     """Category codes of raw values, NaN for missing or unknown ones.
 
-    Text and None, what nearly every column holds, are looked up by dict in C (with the numbers
-    below, a 203,034-lead rescore's static columns in 0.20 s instead of 0.34 s); anything else
-    is spelled by `_text` first.
+    Text and None, what nearly every column holds, are looked up by dict in C (a 203,034-lead
+    rescore's seven static columns, numbers included: 0.20 s instead of 0.34 s); anything
+    else is spelled by `_text` first.
     """
     if set(map(type, values)) <= {str, type(None)}:
         found = map(lookup.get, values, repeat(math.nan))
