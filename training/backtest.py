@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -29,6 +28,7 @@ from training.config import BoosterParams, Procedure, TrainConfig
 from training.dataset import TrainingSet, build_training_set
 from training.fit import Rows, best_rounds, boost
 from training.folds import Fold, backtest_folds
+from training.lgb import lgb
 from training.linear import LinearBase
 from training.models import Calibrator, ConversionModel
 

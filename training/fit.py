@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import lightgbm as lgb
 import numpy as np
 
 from features.spec import FeatureSpec
 from training.config import BoosterParams, TrainConfig
+from training.lgb import lgb
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 
 from features.threads import map_rows
 
@@ -69,6 +67,9 @@ class LinearBase:
     ) -> LinearBase:
         """Fit on training rows (a seeded sample of FIT_ROWS when there are more); columns
         constant in them get no term."""
+        from sklearn.exceptions import ConvergenceWarning  # imported where fitted: training/lgb.py
+        from sklearn.linear_model import LogisticRegression
+
         if len(X) > FIT_ROWS:
             sample = np.sort(np.random.default_rng(seed).choice(len(X), FIT_ROWS, replace=False))
             X, y = X[sample], y[sample]

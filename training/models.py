@@ -11,13 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
-from scipy.optimize import brentq
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from features.spec import FeatureSpec
+from training.lgb import lgb
 from training.linear import LinearBase
 from training.treeshap import TreeShap
 
@@ -38,6 +35,8 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 def level_shift(eta: np.ndarray, y: np.ndarray) -> float:
     """The constant b with Σ σ(eta + b) = Σ y: the level fixed, the ranking kept."""
+    from scipy.optimize import brentq  # imported where fitted: training/lgb.py
+
     target = float(y.sum())
 
     def excess(b: float) -> float:
@@ -58,6 +57,9 @@ class Calibrator:
 
     @classmethod
     def fit(cls, kind: str, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        from sklearn.isotonic import IsotonicRegression  # imported where fitted: training/lgb.py
+        from sklearn.linear_model import LogisticRegression
+
         if kind == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(raw, y)
             return cls(kind, tuple(iso.X_thresholds_), tuple(iso.y_thresholds_))

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import lightgbm as lgb
-
 from features.errors import LeadscoreError
 from features.spec import FeatureSpec
+from training.lgb import lgb
 from training.models import ConversionModel, VelocityModel
 
 CONVERSION = "lead-conversion"  # the registered names of the two models

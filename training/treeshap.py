@@ -23,11 +23,11 @@ from itertools import combinations
 from math import factorial
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 from scipy import sparse
 
 from features.threads import map_rows
+from training.lgb import lgb
 
 MAX_PATH = 6  # split nodes on a path: 2^6 decision patterns a leaf pair, depth ≤ 6 trees
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| ≤ it is zero for the missing type "Zero"

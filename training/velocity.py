@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -21,6 +20,7 @@ from features.spec import FeatureSpec
 from training.config import TrainConfig, VelocityConfig
 from training.fit import Rows, best_rounds, boost
 from training.folds import Fold
+from training.lgb import lgb
 from training.models import VelocityForecast, VelocityModel, logit
 
 DAY_US = 86_400_000_000

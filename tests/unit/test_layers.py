@@ -61,7 +61,8 @@ def _loaded_by(statement: str) -> set[str]:
 @pytest.mark.parametrize(
     ("statement", "absent"),
     [
-        ("import serving.scorer", {"mlflow", "bentoml"}),
+        ("import serving.scorer", {"mlflow", "bentoml", "sklearn"}),
+        ("import serving.rescore, leadscore.commands.rescore", {"bentoml", "sklearn"}),
         ("import features", {"mlflow", "bentoml", "lightgbm", "sklearn"}),
         (
             "import features.catalog, features.behaviour, features.spec, features.vectors, "
@@ -70,7 +71,7 @@ def _loaded_by(statement: str) -> set[str]:
         ),
         ("import leadscore.cli", {"mlflow", "bentoml", "lightgbm", "sklearn", "polars"}),
     ],
-    ids=["scorer", "features", "features-modules", "cli"],
+    ids=["scorer", "rescore", "features", "features-modules", "cli"],
 )
 def test_a_floor_loads_only_what_it_needs(statement: str, absent: set[str]) -> None:
     loaded = _loaded_by(statement)
