@@ -9,6 +9,7 @@ exit 2, as `monitor` does on a breach. Anything else is a bug and keeps its trac
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -76,5 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The `leadscore` program: main's answer as its exit status.
+
+    Every object is first put out of the garbage collector's reach (gc.freeze): the teardown
+    of the ~2,500 modules a command loads (MLflow, SQLAlchemy, LightGBM…) would otherwise run
+    collections over them for 0.7–1.4 s on this 2-core VM, a tenth of a nightly rescore.
+    Nothing is lost by it: files and transactions are closed before main returns, atexit
+    handlers still run, and the system takes the memory back as the process ends.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
