@@ -82,7 +82,7 @@ def console() -> None:
 
     Every object is first put out of the garbage collector's reach (gc.freeze): the teardown
     of the ~2,500 modules a command loads (MLflow, SQLAlchemy, LightGBM…) would otherwise run
-    collections over them for 0.7–1.4 s on this 2-core VM, a tenth of a nightly rescore.
+    collections over them for 0.7–1.7 s on this 2-core VM, a tenth of a nightly rescore.
     Nothing is lost by it: files and transactions are closed before main returns, atexit
     handlers still run, and the system takes the memory back as the process ends.
     """

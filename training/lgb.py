@@ -2,7 +2,7 @@
 
 `import lightgbm` imports scikit-learn when it is installed (for LGBMClassifier and friends,
 which leadscore never uses: it trains with `lgb.train` and predicts with `Booster`), and
-scikit-learn imports scipy.stats: 1.5–2 s of Python on one core before the nightly rescore
+scikit-learn imports scipy.stats: 1.1–2 s of Python on one core before the nightly rescore
 or a service worker can start, of a 15 s budget. Training still imports scikit-learn where it
 fits a linear model or a calibrator; LightGBM then simply does not know about it.
 """
